@@ -1,0 +1,53 @@
+"""Cyclical learning rates for every Keras 3 optimizer.
+
+Smith, "Cyclical Learning Rates for Training Neural Networks",
+https://arxiv.org/abs/1506.01186.
+"""
+
+from clr_optimizers._mixin import CyclicalLearningRateMixin
+from clr_optimizers._mixin import with_clr
+from clr_optimizers._optimizers import OPTIMIZERS
+from clr_optimizers._optimizers import SGD
+from clr_optimizers._optimizers import Adadelta
+from clr_optimizers._optimizers import Adafactor
+from clr_optimizers._optimizers import Adagrad
+from clr_optimizers._optimizers import Adam
+from clr_optimizers._optimizers import Adamax
+from clr_optimizers._optimizers import AdamW
+from clr_optimizers._optimizers import Ftrl
+from clr_optimizers._optimizers import Lamb
+from clr_optimizers._optimizers import Lion
+from clr_optimizers._optimizers import Muon
+from clr_optimizers._optimizers import Nadam
+from clr_optimizers._optimizers import RMSprop
+from clr_optimizers._optimizers import ScheduleFreeAdamW
+from clr_optimizers._policy import MODES
+from clr_optimizers._policy import cyclical_learning_rate
+from clr_optimizers._policy import reference_learning_rate
+from clr_optimizers._schedule import CyclicalLearningRate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MODES",
+    "OPTIMIZERS",
+    "SGD",
+    "Adadelta",
+    "Adafactor",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "CyclicalLearningRate",
+    "CyclicalLearningRateMixin",
+    "Ftrl",
+    "Lamb",
+    "Lion",
+    "Muon",
+    "Nadam",
+    "RMSprop",
+    "ScheduleFreeAdamW",
+    "cyclical_learning_rate",
+    "reference_learning_rate",
+    "with_clr",
+]

@@ -1,0 +1,118 @@
+import math
+
+import numpy as np
+import pytest
+from conftest import assert_rel
+from conftest import seed_formula
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+import clr_optimizers as co
+
+BASE, PEAK = 0.001, 0.006
+
+
+@pytest.mark.parametrize("mode", co.MODES)
+@pytest.mark.parametrize(
+    "n", [0, 1, 999, 1000, 1999, 2000, 2001, 3999, 4000, 6001, 123457]
+)
+def test_matches_float64_formula(mode, n):
+    gamma = 0.99994 if mode == "exp_range" else 1.0
+    rate = co.cyclical_learning_rate(n, BASE, PEAK, 2000, mode, gamma)
+    assert_rel(rate, seed_formula(n, BASE, PEAK, 2000, mode, gamma))
+
+
+def test_hand_derived_values():
+    # Triangular, step 2000: bottom at 0, peak at 2000, half way at 1000.
+    assert_rel(co.cyclical_learning_rate(0, 0.001, 0.006, 2000), 0.001)
+    assert_rel(co.cyclical_learning_rate(1000, 0.001, 0.006, 2000), 0.0035)
+    assert_rel(co.cyclical_learning_rate(2000, 0.001, 0.006, 2000), 0.006)
+    assert_rel(co.cyclical_learning_rate(5000, 0.001, 0.006, 2000), 0.0035)
+    # Triangular2: the second cycle's peak (n=6000) is half as high.
+    assert_rel(
+        co.cyclical_learning_rate(6000, 0.001, 0.006, 2000, "triangular2"),
+        0.001 + 0.005 / 2,
+    )
+    # exp_range at the first peak: amplitude * gamma**2000.
+    assert_rel(
+        co.cyclical_learning_rate(2000, 0.001, 0.006, 2000, "exp_range", 0.999),
+        0.001 + 0.005 * math.exp(2000 * math.log(0.999)),
+    )
+
+
+@pytest.mark.parametrize("mode", ["triangular", "triangular2"])
+@pytest.mark.parametrize("n", [2**24 + 1, 2**24 + 3, 2**40 + 1, 2**40 + 7])
+def test_exact_past_float32_integer_range(mode, n):
+    # Step size 3 puts 2**24 + 1 off a bottom, where float32(n) rounds.
+    for step_size in (3, 7, 2000):
+        rate = co.cyclical_learning_rate(n, BASE, PEAK, step_size, mode)
+        assert_rel(rate, seed_formula(n, BASE, PEAK, step_size, mode))
+
+
+def test_triangular_at_2_pow_24_plus_1_is_not_float32_rounded():
+    # float32(2**24 + 1) == 2**24, which sits at a peak for step_size 2**23:
+    # the exact position is one past it.
+    s = 2**23
+    rate = co.cyclical_learning_rate(2**24 + 1, 0.0, 1.0, s)
+    assert_rel(rate, 1 / s)
+    assert float(rate) != 0.0
+
+
+@pytest.mark.parametrize("n", [2**24 + 1, 2**24 + 12345, 2**40 + 3])
+def test_exp_range_exact_at_large_positions(n):
+    gamma = 1 - 1e-7  # gamma**(2**24) is 0.19: still a visible amplitude
+    rate = co.cyclical_learning_rate(n, BASE, PEAK, 1000, "exp_range", gamma)
+    assert_rel(rate, seed_formula(n, BASE, PEAK, 1000, "exp_range", gamma))
+
+
+def test_exp_range_does_not_drift():
+    # float32 gamma**n is 4e-5 off by n=2000; ours must not be.
+    n = np.arange(0, 20001, 250)
+    rates = [
+        co.cyclical_learning_rate(int(i), 0.01, 0.06, 2000, "exp_range", 0.99994)
+        for i in n
+    ]
+    expected = [seed_formula(i, 0.01, 0.06, 2000, "exp_range", 0.99994) for i in n]
+    assert_rel(rates, expected, rtol=1e-6)
+
+
+def test_no_nan_or_inf_far_out():
+    for mode, gamma in [("triangular2", 1.0), ("exp_range", 0.9)]:
+        for n in [2000 * 2 * 2100 + 1000, 10**9, 2**40 + 1000]:
+            rate = float(co.cyclical_learning_rate(n, BASE, PEAK, 2000, mode, gamma))
+            assert math.isfinite(rate)
+            assert_rel(rate, BASE)
+
+
+def test_reference_function_is_the_formula():
+    n = np.array([0, 500, 2000, 4100, 2**24 + 3])
+    for mode, gamma in [("triangular", 1.0), ("triangular2", 1.0), ("exp_range", 0.999)]:
+        got = co.reference_learning_rate(n, BASE, PEAK, 2000, mode, gamma)
+        expected = [seed_formula(i, BASE, PEAK, 2000, mode, gamma) for i in n]
+        assert_rel(got, expected, rtol=1e-9)
+
+
+def test_float_step_is_floored():
+    assert_rel(co.cyclical_learning_rate(np.float32(1000.7), BASE, PEAK, 2000), 0.0035)
+
+
+def test_unknown_mode_is_rejected():
+    with pytest.raises(ValueError, match="Received: mode='sine'"):
+        co.cyclical_learning_rate(0, BASE, PEAK, 10, "sine")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(0, 2**41),
+    step_size=st.integers(1, 10**6),
+    mode=st.sampled_from(co.MODES),
+    gamma=st.floats(0.5, 1.0),
+    base=st.floats(0.0, 1.0),
+    peak=st.floats(0.0, 1.0),
+)
+def test_property_matches_formula(n, step_size, mode, gamma, base, peak):
+    gamma = gamma if mode == "exp_range" else 1.0
+    rate = co.cyclical_learning_rate(n, base, peak, step_size, mode, gamma)
+    expected = seed_formula(n, base, peak, step_size, mode, gamma)
+    assert_rel(rate, expected, rtol=1e-6, atol=1e-12)
