@@ -85,22 +85,25 @@ def cyclical_learning_rate(
     n = _as_integer_tensor(iteration)
     s = ops.cast(step_size, n.dtype)
     cycle_index = ops.floor_divide(n, 2 * s)
-    position = n - cycle_index * 2 * s
-    # 1 - x == (s - |position - s|) / s, with the numerator an exact integer.
-    height = ops.divide(
-        ops.cast(s - ops.abs(position - s), dtype), ops.cast(s, dtype)
-    )
+    distance_from_peak = ops.abs(n - cycle_index * 2 * s - s)
+    # 1 - x == (s - distance_from_peak) / s. Both it and x come from exact
+    # integers, and the rate is formed as a sum of non-negative terms
+    # base * (1 - h) + max_lr * h, so it keeps full relative precision, also
+    # for an inverted cycle (max_lr < base_lr).
+    float_s = ops.cast(s, dtype)
+    height = ops.cast(s - distance_from_peak, dtype) / float_s
+    depth = ops.cast(distance_from_peak, dtype) / float_s
     if mode == "triangular2":
-        height = height * ops.power(
-            ops.cast(0.5, dtype), ops.cast(cycle_index, dtype)
-        )
+        scale = ops.power(ops.cast(0.5, dtype), ops.cast(cycle_index, dtype))
+        depth = depth + height * (1.0 - scale)
+        height = height * scale
     elif mode == "exp_range" and gamma != 1.0:
         # gamma**n as exp(n * log(gamma)) with log(gamma) taken in float64:
         # rounding gamma itself to float32 first would be amplified n times.
-        height = height * ops.exp(ops.cast(n, dtype) * math.log(gamma))
-    base_lr = ops.cast(base_lr, dtype)
-    max_lr = ops.cast(max_lr, dtype)
-    return base_lr + (max_lr - base_lr) * height
+        exponent = ops.cast(n, dtype) * math.log(gamma)
+        depth = depth - height * ops.expm1(exponent)
+        height = height * ops.exp(exponent)
+    return ops.cast(base_lr, dtype) * depth + ops.cast(max_lr, dtype) * height
 
 
 def reference_learning_rate(
