@@ -1,0 +1,45 @@
+"""The LearningRateSchedule gives the formula's rate to any Keras optimizer."""
+
+import keras
+import numpy as np
+import pytest
+from conftest import assert_rel
+from conftest import seed_formula
+from keras import ops
+
+import clr_optimizers as co
+
+
+@pytest.mark.parametrize("mode, gamma", [("triangular", 1.0), ("triangular2", 1.0), ("exp_range", 0.999)])
+def test_schedule_matches_formula(mode, gamma):
+    schedule = co.CyclicalLearningRate(0.001, 0.006, 50, mode=mode, gamma=gamma)
+    for n in [0, 1, 25, 50, 99, 100, 151, 777, 2**24 + 1, 2**40 + 5]:
+        assert_rel(schedule(n), seed_formula(n, 0.001, 0.006, 50, mode, gamma))
+
+
+def test_schedule_and_optimizer_give_identical_rates():
+    schedule = co.CyclicalLearningRate(0.001, 0.006, 7, mode="exp_range", gamma=0.97)
+    opt = co.SGD(learning_rate=0.001, clr={"mode": "exp_range", "step_size": 7, "max_lr": 0.006, "clr_gamma": 0.97})
+    for n in range(0, 60, 3):
+        opt.clr_iterations.assign(n)
+        assert float(schedule(n)) == float(opt.learning_rate)
+
+
+def test_schedule_drives_a_plain_keras_sgd():
+    schedule = co.CyclicalLearningRate(0.01, 0.05, 3, mode="triangular2")
+    opt = keras.optimizers.SGD(learning_rate=schedule)
+    weight = keras.Variable(np.zeros(1, "float32"))
+    for n in range(15):
+        weight.assign([0.0])
+        opt.apply([np.ones(1, "float32")], [weight])
+        assert_rel(-ops.convert_to_numpy(weight)[0], seed_formula(n, 0.01, 0.05, 3, "triangular2"))
+
+
+def test_schedule_config():
+    schedule = co.CyclicalLearningRate(0.001, 0.006, 2000.0, mode="triangular2")
+    assert schedule.get_config() == {
+        "base_lr": 0.001, "max_lr": 0.006, "step_size": 2000,
+        "mode": "triangular2", "gamma": 1.0, "name": "CyclicalLearningRate",
+    }
+    assert keras.optimizers.schedules.deserialize(
+        keras.optimizers.schedules.serialize(schedule)).get_config() == schedule.get_config()
