@@ -4,6 +4,8 @@ Smith, "Cyclical Learning Rates for Training Neural Networks",
 https://arxiv.org/abs/1506.01186.
 """
 
+from clr_optimizers._callback import CyclicalLR
+from clr_optimizers._callback import CyclicLR
 from clr_optimizers._mixin import CyclicalLearningRateMixin
 from clr_optimizers._mixin import with_clr
 from clr_optimizers._optimizers import OPTIMIZERS
@@ -21,9 +23,13 @@ from clr_optimizers._optimizers import Muon
 from clr_optimizers._optimizers import Nadam
 from clr_optimizers._optimizers import RMSprop
 from clr_optimizers._optimizers import ScheduleFreeAdamW
+from clr_optimizers._plot import plot_schedule
 from clr_optimizers._policy import MODES
 from clr_optimizers._policy import cyclical_learning_rate
+from clr_optimizers._policy import one_cycle_value
 from clr_optimizers._policy import reference_learning_rate
+from clr_optimizers._range_test import LRRangeTestResult
+from clr_optimizers._range_test import lr_range_test
 from clr_optimizers._schedule import CyclicalLearningRate
 
 __version__ = "0.1.0"
@@ -40,14 +46,20 @@ __all__ = [
     "Adamax",
     "CyclicalLearningRate",
     "CyclicalLearningRateMixin",
+    "CyclicalLR",
+    "CyclicLR",
     "Ftrl",
     "Lamb",
     "Lion",
+    "LRRangeTestResult",
     "Muon",
     "Nadam",
     "RMSprop",
     "ScheduleFreeAdamW",
     "cyclical_learning_rate",
+    "lr_range_test",
+    "plot_schedule",
+    "one_cycle_value",
     "reference_learning_rate",
     "with_clr",
 ]

@@ -38,8 +38,84 @@ def _as_integer_tensor(value):
     return ops.cast(ops.floor(value), keras.backend.standardize_dtype("int"))
 
 
+def cycle_fraction(
+    iteration,
+    step_size,
+    mode="triangular",
+    gamma=1.0,
+    step_size_down=None,
+    scale_fn=None,
+    scale_mode="cycle",
+):
+    """How far along from the bottom to the peak a cycle is, and the rest.
+
+    Returns `(h, 1 - h)` with `h = max(0, 1 - x) * scale` in the notation of
+    `cyclical_learning_rate`; the rate is `base_lr * (1 - h) + max_lr * h`.
+    Both are computed from exact integers (the position in the cycle) so that
+    neither loses relative precision, whichever of the two is small.
+
+    Args:
+        iteration: Integer scalar, the number of updates applied so far. A
+            float tensor is floored.
+        step_size: Positive integer scalar: updates from the bottom to the
+            peak.
+        mode: One of `"triangular"`, `"triangular2"`, `"exp_range"`; ignored
+            when `scale_fn` is given. Defaults to `"triangular"`.
+        gamma: Python float in (0, 1], the `"exp_range"` factor per update.
+            Defaults to `1.0`.
+        step_size_down: Positive integer scalar: updates from the peak back
+            to the bottom. Defaults to `step_size` (a symmetric cycle).
+        scale_fn: Optional function of one float tensor returning the
+            amplitude scale, written with `keras.ops`. Defaults to None.
+        scale_mode: `"cycle"` (`scale_fn` receives the cycle number, from 1)
+            or `"iterations"` (it receives `iteration`). Defaults to
+            `"cycle"`.
+
+    Returns:
+        Two scalar tensors `(h, 1 - h)`.
+    """
+    dtype = _compute_dtype()
+    n = _as_integer_tensor(iteration)
+    up = ops.cast(step_size, n.dtype)
+    down = up if step_size_down is None else ops.cast(step_size_down, n.dtype)
+    period = up + down
+    cycle_index = ops.floor_divide(n, period)
+    position = n - cycle_index * period
+    rising = ops.less(position, up)
+    leg = ops.cast(ops.where(rising, up, down), dtype)
+    height = ops.cast(ops.where(rising, position, period - position), dtype) / leg
+    depth = ops.cast(ops.abs(position - up), dtype) / leg
+    if scale_fn is not None:
+        if scale_mode == "cycle":
+            argument = ops.cast(cycle_index + 1, dtype)
+        else:
+            argument = ops.cast(n, dtype)
+        scale = ops.cast(scale_fn(argument), dtype)
+        depth = depth + height * (1.0 - scale)
+        height = height * scale
+    elif mode == "triangular2":
+        scale = ops.power(ops.cast(0.5, dtype), ops.cast(cycle_index, dtype))
+        depth = depth + height * (1.0 - scale)
+        height = height * scale
+    elif mode == "exp_range" and gamma != 1.0:
+        # gamma**n as exp(n * log(gamma)) with log(gamma) taken in float64:
+        # rounding gamma itself to float32 first would be amplified n times.
+        exponent = ops.cast(n, dtype) * math.log(gamma)
+        depth = depth - height * ops.expm1(exponent)
+        height = height * ops.exp(exponent)
+    return height, depth
+
+
 def cyclical_learning_rate(
-    iteration, base_lr, max_lr, step_size, mode="triangular", gamma=1.0
+    iteration,
+    base_lr,
+    max_lr,
+    step_size,
+    mode="triangular",
+    gamma=1.0,
+    step_size_down=None,
+    scale_fn=None,
+    scale_mode="cycle",
 ):
     """Learning rate of a cyclical policy at a given iteration.
 
@@ -53,23 +129,36 @@ def cyclical_learning_rate(
     ```
 
     where `scale` is `1` for `"triangular"`, `1 / 2**(cycle - 1)` for
-    `"triangular2"` and `gamma**iteration` for `"exp_range"`.
+    `"triangular2"`, `gamma**iteration` for `"exp_range"`, or
+    `scale_fn(cycle)` (`scale_fn(iteration)` with `scale_mode="iterations"`)
+    for a custom policy. With `step_size_down`, the rate rises over
+    `step_size` updates and falls over `step_size_down`, as PyTorch's
+    `CyclicLR(step_size_up=step_size, step_size_down=step_size_down)`.
 
     The position inside the cycle is computed from the integer iteration with
     integer arithmetic, so the result is exact at any iteration the integer
-    type holds (float32 arithmetic on the iteration would break past 2**24).
+    type holds (float32 arithmetic on the iteration would break past 2**24),
+    and the rate is formed as `base_lr * (1 - h) + max_lr * h` from
+    non-negative terms, which keeps full relative precision, also for an
+    inverted cycle (`max_lr < base_lr`).
 
     Args:
         iteration: Integer scalar (Python int or integer tensor), the number of
             updates applied so far. A float tensor is floored.
         base_lr: Scalar, the bottom of the cycle.
         max_lr: Scalar, the peak of the cycle.
-        step_size: Positive integer scalar, half the period of the cycle, in
-            iterations.
-        mode: One of `"triangular"`, `"triangular2"`, `"exp_range"`.
-            Defaults to `"triangular"`.
+        step_size: Positive integer scalar, half the period of the cycle (the
+            rising half, with `step_size_down`), in iterations.
+        mode: One of `"triangular"`, `"triangular2"`, `"exp_range"`; ignored
+            when `scale_fn` is given. Defaults to `"triangular"`.
         gamma: Python float in (0, 1], the per-iteration amplitude factor of
             `"exp_range"`. Defaults to `1.0`.
+        step_size_down: Positive integer scalar, the falling half of the
+            cycle. Defaults to `step_size`.
+        scale_fn: Optional function of one float tensor, written with
+            `keras.ops`, returning the amplitude scale. Defaults to None.
+        scale_mode: `"cycle"` or `"iterations"`: what `scale_fn` receives.
+            Defaults to `"cycle"`.
 
     Returns:
         A float32 scalar tensor (float64 when `keras.backend.floatx()` is
@@ -81,35 +170,88 @@ def cyclical_learning_rate(
     0.0035...
     """
     check_mode(mode)
-    dtype = _compute_dtype()
-    n = _as_integer_tensor(iteration)
-    s = ops.cast(step_size, n.dtype)
-    cycle_index = ops.floor_divide(n, 2 * s)
-    distance_from_peak = ops.abs(n - cycle_index * 2 * s - s)
-    # 1 - x == (s - distance_from_peak) / s. Both it and x come from exact
-    # integers, and the rate is formed as a sum of non-negative terms
-    # base * (1 - h) + max_lr * h, so it keeps full relative precision, also
-    # for an inverted cycle (max_lr < base_lr).
-    float_s = ops.cast(s, dtype)
-    height = ops.cast(s - distance_from_peak, dtype) / float_s
-    depth = ops.cast(distance_from_peak, dtype) / float_s
-    if mode == "triangular2":
-        scale = ops.power(ops.cast(0.5, dtype), ops.cast(cycle_index, dtype))
-        depth = depth + height * (1.0 - scale)
-        height = height * scale
-    elif mode == "exp_range" and gamma != 1.0:
-        # gamma**n as exp(n * log(gamma)) with log(gamma) taken in float64:
-        # rounding gamma itself to float32 first would be amplified n times.
-        exponent = ops.cast(n, dtype) * math.log(gamma)
-        depth = depth - height * ops.expm1(exponent)
-        height = height * ops.exp(exponent)
+    height, depth = cycle_fraction(
+        iteration, step_size, mode, gamma, step_size_down, scale_fn, scale_mode
+    )
+    dtype = height.dtype
     return ops.cast(base_lr, dtype) * depth + ops.cast(max_lr, dtype) * height
 
 
+def one_cycle_phase_ends(total_steps, pct_start, three_phase=False):
+    """The last step of each 1cycle phase, as PyTorch's OneCycleLR sets them."""
+    warmup_end = float(pct_start * total_steps) - 1
+    if three_phase:
+        return (warmup_end, 2 * warmup_end, float(total_steps) - 1)
+    return (warmup_end, float(total_steps) - 1)
+
+
+def one_cycle_value(
+    iteration, values, total_steps, pct_start=0.3, anneal="cos",
+    three_phase=False,
+):
+    """A 1cycle schedule (Smith & Topin, https://arxiv.org/abs/1708.07120).
+
+    Moves from `values[i]` to `values[i + 1]` over phase `i`, with phase ends
+    `one_cycle_phase_ends(...)`, annealing by cosine or linearly, as PyTorch's
+    `OneCycleLR` does; past `total_steps` it holds the last value. For the
+    rate `values` is `(initial_lr, max_lr, min_lr)`
+    (`(initial_lr, max_lr, initial_lr, min_lr)` with `three_phase`).
+
+    Within a phase at fraction `p`, the value is `start * w(1 - p) + end *
+    w(p)`, with `w(p) = p` (linear) or `sin(pi * p / 2)**2` (cosine; equal to
+    PyTorch's `end + (start - end) / 2 * (cos(pi * p) + 1)`), from
+    non-negative terms, so a tiny final value keeps its relative precision.
+
+    Args:
+        iteration: Integer scalar, the number of updates applied so far.
+        values: Sequence of the phases' boundary values (Python floats or
+            scalar tensors), one more than the number of phases.
+        total_steps: Positive int, the length of the cycle.
+        pct_start: Float in (0, 1), the fraction of the cycle spent rising.
+            Defaults to `0.3`.
+        anneal: `"cos"` or `"linear"`. Defaults to `"cos"`.
+        three_phase: Whether to add a third phase (PyTorch's
+            `three_phase=True`). Defaults to False.
+
+    Returns:
+        A float32 scalar tensor (float64 when `floatx()` is `"float64"`).
+    """
+    dtype = _compute_dtype()
+    ends = one_cycle_phase_ends(total_steps, pct_start, three_phase)
+    n = _as_integer_tensor(iteration)
+    step = ops.cast(ops.minimum(n, ops.cast(total_steps - 1, n.dtype)), dtype)
+    result = None
+    start = 0.0
+    for i in reversed(range(len(ends))):
+        start = 0.0 if i == 0 else ends[i - 1]
+        length = ends[i] - start
+        p = (step - start) / length
+        q = (ends[i] - step) / length
+        if anneal == "cos":
+            half_pi = math.pi / 2
+            p, q = ops.square(ops.sin(half_pi * p)), ops.square(
+                ops.sin(half_pi * q))
+        value = ops.cast(values[i], dtype) * q + ops.cast(values[i + 1], dtype) * p
+        result = value if result is None else ops.where(
+            ops.less_equal(step, ends[i]), value, result)
+    return result
+
+
 def reference_learning_rate(
-    iteration, base_lr, max_lr, step_size, mode="triangular", gamma=1.0
+    iteration,
+    base_lr,
+    max_lr,
+    step_size,
+    mode="triangular",
+    gamma=1.0,
+    step_size_down=None,
+    scale_fn=None,
+    scale_mode="cycle",
 ):
     """The paper's formula evaluated in float64 NumPy, term for term.
+
+    With `step_size_down`, the triangle is PyTorch's `CyclicLR` one, which
+    rises over `step_size` and falls over `step_size_down`.
 
     Args:
         iteration: Integer or array of integers. The float64 quotient
@@ -117,22 +259,42 @@ def reference_learning_rate(
             cycle position is off by about 1e-16 * iteration / step_size.
         base_lr: The bottom of the cycle.
         max_lr: The peak of the cycle.
-        step_size: Half the period of the cycle, in iterations.
-        mode: One of `"triangular"`, `"triangular2"`, `"exp_range"`.
+        step_size: Half the period of the cycle (its rising part), in
+            iterations.
+        mode: One of `"triangular"`, `"triangular2"`, `"exp_range"`; ignored
+            with `scale_fn`.
         gamma: The `"exp_range"` amplitude factor per iteration.
+        step_size_down: The falling part of the cycle. Defaults to
+            `step_size`.
+        scale_fn: Optional amplitude scale, a function of the cycle number
+            (or of the iteration, with `scale_mode="iterations"`).
+        scale_mode: `"cycle"` or `"iterations"`.
 
     Returns:
         A float64 NumPy array (a 0-d array for a scalar iteration).
     """
     check_mode(mode)
     n = np.asarray(iteration, dtype=np.float64)
-    cycle = np.floor(1 + n / (2 * step_size))
-    x = np.abs(n / step_size - 2 * cycle + 1)
+    if step_size_down is None:
+        cycle = np.floor(1 + n / (2 * step_size))
+        x = np.abs(n / step_size - 2 * cycle + 1)
+        height = np.maximum(0.0, 1 - x)
+    else:
+        total = step_size + step_size_down
+        ratio = step_size / total
+        cycle = np.floor(1 + n / total)
+        x = 1.0 + n / total - cycle
+        height = np.where(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
     with np.errstate(over="ignore", under="ignore"):
-        if mode == "triangular":
+        if scale_fn is not None:
+            argument = cycle if scale_mode == "cycle" else n
+            scale = np.asarray(
+                [np.float64(scale_fn(a)) for a in np.ravel(argument)]
+            ).reshape(np.shape(argument))
+        elif mode == "triangular":
             scale = 1.0
         elif mode == "triangular2":
             scale = 1.0 / np.power(2.0, cycle - 1)
         else:
             scale = np.power(np.float64(gamma), n)
-        return base_lr + (max_lr - base_lr) * np.maximum(0.0, 1 - x) * scale
+        return base_lr + (max_lr - base_lr) * height * scale

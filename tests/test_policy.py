@@ -116,3 +116,113 @@ def test_property_matches_formula(n, step_size, mode, gamma, base, peak):
     rate = co.cyclical_learning_rate(n, base, peak, step_size, mode, gamma)
     expected = seed_formula(n, base, peak, step_size, mode, gamma)
     assert_rel(rate, expected, rtol=1e-6, atol=1e-12)
+
+
+def pytorch_cyclic_lr(n, base_lr, max_lr, step_size_up, step_size_down, scale=lambda c: 1.0, scale_mode="cycle"):
+    """PyTorch's CyclicLR.get_lr for one group, transcribed in float64."""
+    total_size = float(step_size_up + step_size_down)
+    step_ratio = step_size_up / total_size
+    cycle = math.floor(1 + n / total_size)
+    x = 1.0 + n / total_size - cycle
+    if x <= step_ratio:
+        scale_factor = x / step_ratio
+    else:
+        scale_factor = (x - 1) / (step_ratio - 1)
+    base_height = (max_lr - base_lr) * scale_factor
+    argument = cycle if scale_mode == "cycle" else n
+    return base_lr + base_height * scale(argument)
+
+
+@pytest.mark.parametrize("up, down", [(3, 7), (7, 3), (2000, 500), (1, 1), (1, 4)])
+def test_asymmetric_cycle_matches_pytorch(up, down):
+    for n in list(range(0, 3 * (up + down) + 2)) + [10**6 + 3, 2**24 + 1]:
+        rate = co.cyclical_learning_rate(n, BASE, PEAK, up, step_size_down=down)
+        assert_rel(rate, pytorch_cyclic_lr(n, BASE, PEAK, up, down), atol=1e-12)
+        ref = co.reference_learning_rate(n, BASE, PEAK, up, step_size_down=down)
+        assert_rel(ref, pytorch_cyclic_lr(n, BASE, PEAK, up, down), rtol=1e-9)
+
+
+def test_asymmetric_equal_halves_is_the_symmetric_cycle():
+    for n in range(0, 50):
+        assert float(co.cyclical_learning_rate(n, BASE, PEAK, 4, step_size_down=4)) == float(
+            co.cyclical_learning_rate(n, BASE, PEAK, 4))
+
+
+def test_scale_fn_cycle_and_iterations_modes():
+    from keras import ops
+
+    def halving(c):
+        return 1.0 / (2.0 ** (c - 1))
+
+    def sine(x):
+        return 0.5 * (1 + ops.sin(x * math.pi / 2.0))
+
+    def exp_decay(x):
+        return ops.power(0.999, x)
+
+    for n in [0, 1, 5, 7, 8, 19, 40, 101]:
+        assert_rel(
+            co.cyclical_learning_rate(n, BASE, PEAK, 4, scale_fn=halving),
+            pytorch_cyclic_lr(n, BASE, PEAK, 4, 4, lambda c: 1 / 2.0 ** (c - 1)),
+        )
+        assert_rel(
+            co.cyclical_learning_rate(n, BASE, PEAK, 4, scale_fn=sine),
+            pytorch_cyclic_lr(n, BASE, PEAK, 4, 4, lambda c: 0.5 * (1 + math.sin(c * math.pi / 2))),
+            atol=1e-12,
+        )
+        assert_rel(
+            co.cyclical_learning_rate(n, BASE, PEAK, 4, step_size_down=6, scale_fn=exp_decay, scale_mode="iterations"),
+            pytorch_cyclic_lr(n, BASE, PEAK, 4, 6, lambda i: 0.999**i, "iterations"),
+        )
+
+
+def pytorch_one_cycle(n, max_lr, total_steps, div_factor, pct_start=0.3, final_div_factor=1e4,
+                      anneal="cos", three_phase=False):
+    """PyTorch's OneCycleLR.get_lr for one group, transcribed in float64."""
+    initial_lr = max_lr / div_factor
+    min_lr = initial_lr / final_div_factor
+    if three_phase:
+        phases = [
+            (float(pct_start * total_steps) - 1, initial_lr, max_lr),
+            (float(2 * pct_start * total_steps) - 2, max_lr, initial_lr),
+            (total_steps - 1, initial_lr, min_lr),
+        ]
+    else:
+        phases = [
+            (float(pct_start * total_steps) - 1, initial_lr, max_lr),
+            (total_steps - 1, max_lr, min_lr),
+        ]
+
+    def cos_anneal(start, end, pct):
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+    def linear_anneal(start, end, pct):
+        return (end - start) * pct + start
+
+    fn = cos_anneal if anneal == "cos" else linear_anneal
+    start_step = 0
+    for i, (end_step, start_lr, end_lr) in enumerate(phases):
+        if n <= end_step or i == len(phases) - 1:
+            pct = (n - start_step) / (end_step - start_step)
+            return fn(start_lr, end_lr, pct)
+        start_step = end_step
+
+
+@pytest.mark.parametrize("anneal", ["cos", "linear"])
+@pytest.mark.parametrize("three_phase", [False, True])
+@pytest.mark.parametrize("total_steps, pct_start", [(1000, 0.3), (97, 0.25), (10, 0.5)])
+def test_one_cycle_matches_pytorch(anneal, three_phase, total_steps, pct_start):
+    max_lr, div_factor, final_div = 0.1, 25.0, 1e4
+    initial = max_lr / div_factor
+    values = (initial, max_lr, initial, initial / final_div) if three_phase else (
+        initial, max_lr, initial / final_div)
+    for n in sorted(set(range(0, total_steps, max(1, total_steps // 50))) | {total_steps - 2, total_steps - 1}):
+        got = co.one_cycle_value(n, values, total_steps, pct_start, anneal, three_phase)
+        assert_rel(got, pytorch_one_cycle(n, max_lr, total_steps, div_factor, pct_start, final_div,
+                                          anneal, three_phase), rtol=1e-6)
+
+
+def test_one_cycle_holds_the_final_rate_past_total_steps():
+    values = (0.004, 0.1, 0.004 / 1e4)
+    for n in [100, 101, 5000, 2**40]:
+        assert_rel(co.one_cycle_value(n, values, 100), 0.004 / 1e4)

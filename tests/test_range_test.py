@@ -1,0 +1,372 @@
+"""`lr_range_test`: sweep, smoothing, early stop, restore and suggestion."""
+
+import sys
+
+import keras
+import numpy as np
+import pytest
+from conftest import assert_rel
+from conftest import seed_data
+from conftest import seed_model
+from keras import ops
+
+import clr_optimizers as co
+
+# Short sweeps on purpose: the inconclusive-suggestion warnings are expected.
+pytestmark = pytest.mark.filterwarnings("ignore:The smoothed loss")
+
+
+def least_squares(seed, n=256, d=8):
+    """Linear regression data, and lambda: the largest eigenvalue of the
+    Hessian of the mean squared error in (kernel, bias)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)) * np.geomspace(0.3, 3.0, d)
+    y = x @ rng.normal(size=(d, 1)) + 1.0 + 0.1 * rng.normal(size=(n, 1))
+    design = np.hstack([x, np.ones((n, 1))])
+    hessian = 2.0 / n * design.T @ design
+    lam = np.linalg.eigvalsh(hessian).max()
+    return x.astype("float32"), y.astype("float32"), lam
+
+
+def linear_model(d=8, optimizer=None):
+    model = keras.Sequential([keras.Input((d,)), keras.layers.Dense(1)])
+    model.compile(optimizer=optimizer or keras.optimizers.SGD(), loss="mse")
+    return model
+
+
+@pytest.mark.parametrize(
+    "sweep, low, high",
+    [("linear", 0.0, 10.0), ("exponential", 1e-4, 100.0)],
+)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_suggested_max_lr_is_below_the_divergence_limit(sweep, low, high, seed):
+    # Full-batch gradient descent on least squares diverges above 2/lambda.
+    x, y, lam = least_squares(seed)
+    keras.utils.set_random_seed(seed)
+    model = linear_model()
+    result = co.lr_range_test(
+        model, x, y, min_lr=low / lam, max_lr=high / lam, steps=100,
+        batch_size=len(x), sweep=sweep, verbose=0,
+    )
+    assert result.diverged
+    assert len(result.losses) < 100
+    assert 0.1 / lam <= result.suggested_max_lr <= 2.0 / lam
+    max_lr = result.suggested_max_lr
+    assert result.suggested_base_lr == pytest.approx(max_lr / 4)
+    assert result.min_loss_lr == pytest.approx(10 * result.suggested_max_lr)
+
+
+def test_linear_and_exponential_sweeps():
+    x, y, _ = least_squares(0)
+    common = dict(steps=7, batch_size=64, divergence_factor=None, verbose=0)
+    linear = co.lr_range_test(
+        linear_model(), x, y, min_lr=0.0, max_lr=0.03, **common
+    )
+    np.testing.assert_array_equal(
+        linear.learning_rates,
+        np.float32([0.0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03]),
+    )
+    exponential = co.lr_range_test(
+        linear_model(), x, y, min_lr=1e-6, max_lr=1.0, sweep="exponential",
+        **common,
+    )
+    np.testing.assert_array_equal(
+        exponential.learning_rates, np.float32(10.0 ** np.arange(-6, 1))
+    )
+    assert exponential.sweep == "exponential"
+
+
+def unit_gradient_model(optimizer):
+    """One weight w, loss = w: each step lowers w by exactly its rate."""
+    model = keras.Sequential(
+        [
+            keras.Input((1,)),
+            keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros"),
+        ]
+    )
+    model.compile(
+        optimizer=optimizer, loss=lambda y_true, y_pred: ops.sum(y_pred, -1)
+    )
+    return model
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        keras.optimizers.SGD(learning_rate=0.5),
+        co.SGD(learning_rate=0.5, clr={"step_size": 3, "max_lr": 2.0}),
+        keras.optimizers.SGD(
+            learning_rate=keras.optimizers.schedules.ExponentialDecay(
+                0.5, 1, 0.5
+            )
+        ),
+        keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD()),
+    ],
+    ids=["sgd", "clr_sgd", "schedule_sgd", "loss_scale_sgd"],
+)
+def test_applies_the_swept_rates(optimizer):
+    # The loss measured after step i is w = -(rate_0 + ... + rate_i): the
+    # optimizer's own rate, cycle or schedule is bypassed.
+    model = unit_gradient_model(optimizer)
+    x, y = np.ones((8, 1), "float32"), np.zeros((8, 1), "float32")
+    result = co.lr_range_test(
+        model, x, y, min_lr=0.01, max_lr=0.1, steps=10, batch_size=8,
+        beta=0.0, verbose=0,
+    )
+    assert_rel(result.raw_losses, -np.cumsum(result.learning_rates), rtol=1e-6)
+    assert_rel(result.losses, result.raw_losses)
+    assert model.get_weights()[0][0, 0] == 0.0
+    assert int(ops.convert_to_numpy(model.optimizer.iterations)) == 0
+    if isinstance(optimizer, co.SGD):
+        assert optimizer.clr_iterations.numpy() == 0
+
+
+def test_model_compiled_with_steps_per_execution():
+    model = unit_gradient_model(keras.optimizers.SGD())
+    model.compile(
+        optimizer=keras.optimizers.SGD(),
+        loss=lambda y_true, y_pred: ops.sum(y_pred, -1),
+        steps_per_execution=4,
+    )
+    x, y = np.ones((8, 1), "float32"), np.zeros((8, 1), "float32")
+    result = co.lr_range_test(
+        model, x, y, min_lr=0.01, max_lr=0.1, steps=6, batch_size=8,
+        beta=0.0, verbose=0,
+    )
+    assert_rel(result.raw_losses, -np.cumsum(result.learning_rates), rtol=1e-6)
+
+
+def constant_loss_model(optimizer=None):
+    """The loss of a batch is the mean of its targets, whatever the rate."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(
+        optimizer=optimizer or keras.optimizers.SGD(),
+        loss=lambda y_true, y_pred: ops.mean(y_true, -1)
+        + 0.0 * ops.sum(y_pred, -1),
+    )
+    return model
+
+
+def run_on_losses(losses, **kwargs):
+    """Range test whose batch i has loss losses[i] (batches of 1)."""
+    y = np.asarray(losses, "float32").reshape(-1, 1)
+    x = np.zeros_like(y)
+    kwargs.setdefault("steps", len(losses) - 1)
+    return co.lr_range_test(
+        constant_loss_model(), x, y, min_lr=0.0, max_lr=0.1, batch_size=1,
+        shuffle=False, verbose=0, **kwargs,
+    )
+
+
+def test_bias_corrected_moving_average():
+    # Batch 0 is the forward pass of the first step (before any update);
+    # batches 1, 2, 3 give the losses after steps 0, 1, 2.
+    result = run_on_losses(
+        [9.0, 4.0, 2.0, 6.0], beta=0.5, divergence_factor=None
+    )
+    np.testing.assert_allclose(result.raw_losses, [4.0, 2.0, 6.0])
+    # avg_k = 0.5 * avg_{k-1} + 0.5 * loss_k, from 0; divided by 1 - 0.5**k:
+    # avg: 2, 2, 4 -> 2 / 0.5 = 4, 2 / 0.75, 4 / 0.875.
+    np.testing.assert_allclose(result.losses, [4.0, 8 / 3, 32 / 7], rtol=1e-7)
+    # Not averaged from zero: the first smoothed loss is the first loss.
+    assert result.losses[0] == 4.0
+
+
+def test_default_smoothing_on_a_constant_loss_is_the_constant():
+    result = run_on_losses([3.0] * 30, divergence_factor=None)
+    np.testing.assert_allclose(result.losses, 3.0, rtol=1e-6)
+
+
+def test_stops_once_the_loss_exceeds_four_times_the_best():
+    losses = [1.0, 1.0, 0.5, 0.6, 1.9, 2.1, 1.0, 1.0, 1.0]
+    result = run_on_losses(losses, beta=0.0)
+    # Best 0.5; 1.9 is below 4 * 0.5 = 2, 2.1 above: stop there.
+    assert result.diverged
+    np.testing.assert_allclose(result.raw_losses, [1.0, 0.5, 0.6, 1.9, 2.1])
+    assert len(result.learning_rates) == 5
+    assert result.min_loss_lr == result.learning_rates[1]
+
+    result = run_on_losses(losses, beta=0.0, divergence_factor=None)
+    assert not result.diverged
+    assert len(result.losses) == 8
+
+
+def test_stops_on_a_non_finite_loss():
+    with pytest.warns(UserWarning, match="lowest at the first rate"):
+        result = run_on_losses([1.0, 1.0, np.inf, 1.0, 1.0], beta=0.0)
+    assert result.diverged
+    assert len(result.losses) == 2
+    assert not np.isfinite(result.losses[-1])
+
+
+def test_restores_weights_and_optimizer_state():
+    x, y = seed_data(n=128)
+    model = keras.Sequential(
+        [
+            keras.Input((15,)),
+            keras.layers.Dense(10, activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=0.003),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    variables = list(model.variables) + list(model.optimizer.variables)
+    before = [np.array(v.numpy()) for v in variables]
+    paths = [v.path for v in variables]
+
+    result = co.lr_range_test(
+        model, x, y, min_lr=1e-5, max_lr=10.0, steps=30, batch_size=32,
+        sweep="exponential", verbose=0,
+    )
+    assert len(result.losses) > 1
+
+    variables_after = list(model.variables) + list(model.optimizer.variables)
+    assert [v.path for v in variables_after] == paths
+    for value, variable in zip(before, variables_after):
+        np.testing.assert_array_equal(value, variable.numpy())
+
+    # Training afterwards equals training from the restored state without a
+    # range test: the rate override is gone from the traced train function.
+    model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    after_test = model.get_weights()
+    for value, variable in zip(before, variables):
+        variable.assign(value)
+    model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(after_test, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_unbuilt_optimizer_is_left_as_new():
+    x, y, _ = least_squares(0)
+    model = linear_model(optimizer=keras.optimizers.Adam(learning_rate=0.01))
+    weights = model.get_weights()
+    co.lr_range_test(
+        model, x, y, min_lr=1e-4, max_lr=1.0, steps=10, batch_size=64,
+        verbose=0,
+    )
+    for a, b in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    optimizer = model.optimizer
+    assert int(optimizer.iterations.numpy()) == 0
+    assert float(optimizer.learning_rate.numpy()) == pytest.approx(0.01)
+    for variable in optimizer.variables[2:]:  # Adam's moments.
+        assert not np.any(variable.numpy())
+
+
+def test_records_accuracy_when_tracked():
+    x, y = seed_data(n=128)
+    model = seed_model()
+    model.compile(
+        optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"]
+    )
+    result = co.lr_range_test(
+        model, x, y, min_lr=1e-3, max_lr=1.0, steps=12, batch_size=32,
+        divergence_factor=None, verbose=0,
+    )
+    assert result.accuracy_name == "accuracy"
+    assert result.accuracies.shape == result.losses.shape == (12,)
+    assert np.all((result.raw_accuracies >= 0) & (result.raw_accuracies <= 1))
+
+    model = seed_model()
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    result = co.lr_range_test(
+        model, x, y, min_lr=1e-3, max_lr=1.0, steps=3, batch_size=32,
+        verbose=0,
+    )
+    assert result.accuracies is None and result.accuracy_name is None
+
+
+def test_dataset_input_and_progress_bar(capsys):
+    import tensorflow as tf
+
+    x, y, _ = least_squares(0, n=64)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    result = co.lr_range_test(
+        linear_model(), dataset, min_lr=1e-4, max_lr=0.01, steps=10,
+        verbose=1,
+    )
+    assert len(result.losses) == 10
+    out = capsys.readouterr().out
+    assert "10/10" in out and "lr:" in out and "loss:" in out
+
+
+def test_warns_when_the_loss_is_still_falling():
+    x, y, lam = least_squares(0)
+    with pytest.warns(UserWarning, match="still falling"):
+        result = co.lr_range_test(
+            linear_model(), x, y, min_lr=0.0, max_lr=0.5 / lam, steps=10,
+            batch_size=len(x), verbose=0,
+        )
+    assert not result.diverged
+
+
+def test_plot(tmp_path, monkeypatch):
+    result = run_on_losses([5.0, 4.0, 3.0, 2.5, 2.4, 2.6, 9.0], beta=0.0)
+    path = tmp_path / "range.png"
+    figure = result.plot(path)
+    assert path.stat().st_size > 0
+    assert figure.axes[-1].get_xlabel() == "learning rate"
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        result.plot()
+
+
+def test_bad_inputs():
+    import tensorflow as tf
+
+    x, y, _ = least_squares(0, n=16)
+    model = linear_model()
+
+    def call(**kwargs):
+        args = dict(min_lr=1e-3, max_lr=1.0, steps=5, batch_size=4, verbose=0)
+        args.update(kwargs)
+        target = args.pop("model", model)
+        return co.lr_range_test(target, x, y, **args)
+
+    message = r"Received: min_lr=0\.1, max_lr=0\.01"
+    with pytest.raises(ValueError, match=message):
+        call(min_lr=0.1, max_lr=0.01)
+    with pytest.raises(ValueError, match=r"Received: min_lr=0\.1, max_lr=0\.1"):
+        call(min_lr=0.1, max_lr=0.1)
+    with pytest.raises(ValueError, match="Received: steps=1"):
+        call(steps=1)
+    with pytest.raises(ValueError, match="Received: steps=2.5"):
+        call(steps=2.5)
+    with pytest.raises(ValueError, match="Received: min_lr=-1.0"):
+        call(min_lr=-1.0)
+    with pytest.raises(ValueError, match="Received: sweep='cosine'"):
+        call(sweep="cosine")
+    with pytest.raises(ValueError, match="Received: min_lr=0.0"):
+        call(min_lr=0.0, sweep="exponential")
+    with pytest.raises(ValueError, match="Received: beta=1"):
+        call(beta=1)
+    with pytest.raises(ValueError, match="Received: divergence_factor=0.5"):
+        call(divergence_factor=0.5)
+    with pytest.raises(ValueError, match="Received: batch_size=0"):
+        call(batch_size=0)
+    uncompiled = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="must be compiled"):
+        call(model=uncompiled)
+    with pytest.raises(TypeError, match="Received: model='model'"):
+        call(model="model")
+    with pytest.raises(ValueError, match="same number of samples"):
+        co.lr_range_test(
+            model, x, y[:5], min_lr=1e-3, max_lr=1.0, steps=5, verbose=0
+        )
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    with pytest.raises(ValueError, match="Received: batch_size=4"):
+        co.lr_range_test(
+            model, dataset, min_lr=1e-3, max_lr=1.0, steps=2, batch_size=4,
+            verbose=0,
+        )
+    with pytest.raises(ValueError, match="ran out"):
+        co.lr_range_test(
+            model, iter([(x, y)]), min_lr=1e-3, max_lr=1.0, steps=3,
+            verbose=0,
+        )
