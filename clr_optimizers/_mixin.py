@@ -6,15 +6,30 @@ import warnings
 import keras
 from keras import ops
 
+from clr_optimizers._config import ONE_CYCLE
 from clr_optimizers._config import check_decay
 from clr_optimizers._config import validate_clr
-from clr_optimizers._policy import cyclical_learning_rate
+from clr_optimizers._policy import cycle_fraction
+from clr_optimizers._policy import one_cycle_value
+from clr_optimizers._scheduled_value import ScheduledHyperparameter
 
 # The rate of the update in progress, per optimizer. Thread-local because
 # tf.distribute runs one replica per thread and merges in another.
 _update_in_progress = threading.local()
 
-_CLR_VARIABLE_NAMES = ("max_lr", "step_size", "clr_iterations", "current_lr")
+# The attribute through which each kind of optimizer reads its momentum term.
+_MOMENTUM_ATTRIBUTES = ("beta_1", "momentum")
+
+
+def _read(value):
+    """A variable's value as a tensor, read once however often it is used."""
+    return ops.cast(value, value.dtype)
+
+
+def _scalar(value):
+    if isinstance(value, keras.Variable):
+        return ops.convert_to_numpy(value).item()
+    return value
 
 
 class CyclicalLearningRateMixin:
@@ -58,9 +73,26 @@ class CyclicalLearningRateMixin:
       `clr_iterations.assign(0)` restarts the cycle, `iterations` goes on.
     - `current_lr`: the rate the most recent update applied (before the first
       update, the rate the first update will apply).
+    - `held_updates`: the number of updates that applied a held rate because
+      the settings were invalid (integer; see below).
 
     `learning_rate` reads the rate the next update will apply; assigning
     `learning_rate` (or `lr`) sets the base rate.
+
+    Invalid settings at run time: values assigned to these variables are not
+    checked when assigned (they may be tensors in a graph). While the base
+    rate (after decay) or `max_lr` is NaN, infinite or negative, or
+    `step_size` is below 1, every update applies the held rate instead of the
+    cycle's: `current_lr`, the last rate applied from valid settings. Such an
+    update does not advance the cycle (`clr_iterations` stays, so a repaired
+    cycle resumes where it stopped); it adds 1 to `held_updates`, and `fit`
+    ends with a `RuntimeWarning` that gives the count and the settings. So a
+    bad value never reaches the weights: no NaN, infinite or negative rate is
+    ever applied. The check is a few scalar `keras.ops` per update, with no
+    control flow. (Skipping such updates instead would need control flow
+    around every weight and slot update, a per-variable cost, and an in-graph
+    error is not available on every backend.) Keras's own `iterations`
+    counts every update.
 
     Example:
 
@@ -78,6 +110,12 @@ class CyclicalLearningRateMixin:
     step_size = None
     clr_iterations = None
     current_lr = None
+    step_size_down = None
+    current_momentum = None
+    held_updates = None
+    _held_updates_reported = 0
+    _momentum_attribute = None
+    _clr_variable_count = 0
 
     def __init__(self, *args, clr=None, decay=0.0, lr=None, **kwargs):
         if lr is not None:
@@ -91,12 +129,26 @@ class CyclicalLearningRateMixin:
             kwargs["learning_rate"] = lr
         decay = check_decay(decay)
         clr_config = validate_clr(clr)
+        momentum_attribute = None
+        if clr_config is not None and clr_config["base_momentum"] is not None:
+            momentum_attribute = self._find_momentum_attribute(clr_config)
+            if momentum_attribute in kwargs:
+                raise ValueError(
+                    f"`{momentum_attribute}` is cycled by the `clr` keys "
+                    "'base_momentum' and 'max_momentum': leave it out. "
+                    f"Received: {momentum_attribute}="
+                    f"{kwargs[momentum_attribute]!r}, "
+                    f"clr['base_momentum']={clr_config['base_momentum']!r}, "
+                    f"clr['max_momentum']={clr_config['max_momentum']!r}"
+                )
         super().__init__(*args, **kwargs)
         self.decay = decay
         self._clr_config = clr_config
+        self._momentum_attribute = momentum_attribute
         # Keras's own construction variables (iterations, learning_rate) come
         # first; the cyclical ones follow, before any built slot.
         self._clr_insert_index = len(self._variables)
+        self._clr_variable_count = 0
         if clr_config is None:
             return
         float_dtype = keras.backend.floatx()
@@ -104,15 +156,54 @@ class CyclicalLearningRateMixin:
             self.max_lr = self._clr_variable(
                 clr_config["max_lr"], "max_lr", float_dtype
             )
-            self.step_size = self._clr_variable(
-                clr_config["step_size"], "step_size", "int"
-            )
+            if clr_config["mode"] != ONE_CYCLE:
+                self.step_size = self._clr_variable(
+                    clr_config["step_size"], "step_size", "int"
+                )
+                if clr_config["step_size_down"] is not None:
+                    self.step_size_down = self._clr_variable(
+                        clr_config["step_size_down"], "step_size_down", "int"
+                    )
             self.clr_iterations = self._clr_variable(0, "clr_iterations", "int")
+            rate, _, momentum = self._schedule()
             self.current_lr = self._clr_variable(
-                ops.convert_to_numpy(self._next_learning_rate()),
-                "current_lr",
-                float_dtype,
+                ops.convert_to_numpy(rate), "current_lr", float_dtype
             )
+            if momentum_attribute is not None:
+                self.current_momentum = self._clr_variable(
+                    ops.convert_to_numpy(momentum),
+                    "current_momentum",
+                    float_dtype,
+                )
+                setattr(
+                    self,
+                    momentum_attribute,
+                    ScheduledHyperparameter(
+                        self._scheduled_momentum,
+                        clr_config["base_momentum"],
+                        clr_config["max_momentum"],
+                    ),
+                )
+            self.held_updates = self._clr_variable(0, "held_updates", "int")
+        self._clr_variable_count = len(self._variables) - self._clr_insert_index
+
+    @classmethod
+    def _find_momentum_attribute(cls, clr_config):
+        for name in _MOMENTUM_ATTRIBUTES:
+            for klass in cls.__mro__:
+                init = klass.__dict__.get("__init__")
+                code = getattr(init, "__code__", None)
+                if code is not None and name in code.co_varnames[
+                    : code.co_argcount + code.co_kwonlyargcount
+                ]:
+                    return name
+        raise ValueError(
+            f"{cls.__name__} has no momentum term (no `beta_1` or `momentum` "
+            "argument) for the `clr` keys 'base_momentum' and 'max_momentum' "
+            "to cycle. Received: "
+            f"clr['base_momentum']={clr_config['base_momentum']!r}, "
+            f"clr['max_momentum']={clr_config['max_momentum']!r}"
+        )
 
     @staticmethod
     def _clr_variable(value, name, dtype):
@@ -126,16 +217,32 @@ class CyclicalLearningRateMixin:
 
     @property
     def clr(self):
-        """The cycle's settings as a dict (None without a cycle)."""
-        if self._clr_config is None:
+        """The cycle's settings as a dict (None without a cycle).
+
+        The same keys as the `clr` argument, with the current values of the
+        `max_lr`, `step_size` and `step_size_down` variables.
+        """
+        config = self._clr_config
+        if config is None:
             return None
-        settings = {
-            "mode": self._clr_config["mode"],
-            "step_size": int(ops.convert_to_numpy(self.step_size)),
-            "max_lr": float(ops.convert_to_numpy(self.max_lr)),
-        }
-        if settings["mode"] == "exp_range":
-            settings["clr_gamma"] = self._clr_config["clr_gamma"]
+        settings = {} if config["mode"] is None else {"mode": config["mode"]}
+        settings["max_lr"] = float(ops.convert_to_numpy(self.max_lr))
+        for key in ("step_size", "step_size_down"):
+            variable = getattr(self, key)
+            if variable is not None:
+                settings[key] = int(ops.convert_to_numpy(variable))
+        if config["mode"] == "exp_range":
+            settings["clr_gamma"] = config["clr_gamma"]
+        keys = ("scale_fn", "scale_mode", "base_momentum", "max_momentum")
+        if config["mode"] == ONE_CYCLE:
+            keys += (
+                "total_steps",
+                "pct_start",
+                "final_div_factor",
+                "anneal",
+                "three_phase",
+            )
+        settings.update({k: config[k] for k in keys if config[k] is not None})
         return settings
 
     @property
@@ -148,56 +255,185 @@ class CyclicalLearningRateMixin:
         self.learning_rate = value
 
     def _next_learning_rate(self):
+        return self._schedule()[0]
+
+    def _schedule(self):
+        """The rate and momentum of the next update, and their validity.
+
+        Returns:
+            `(rate, valid, momentum)`. Without a cycle, `valid` and
+            `momentum` are None. With one, `valid` is a scalar bool tensor,
+            False when the base rate or `max_lr` is NaN, infinite or
+            negative, or a step size is below 1; the rate (and momentum) are
+            then the held ones, `current_lr` (and `current_momentum`).
+            `momentum` is None unless the cycle drives the momentum term.
+        """
         base = super()._get_current_learning_rate()
         if self.decay:
             iterations = ops.cast(self.iterations, keras.backend.floatx())
             base = base / (1.0 + self.decay * iterations)
         config = self._clr_config
         if config is None:
-            return base
-        return cyclical_learning_rate(
-            self.clr_iterations,
-            base,
-            self.max_lr,
-            self.step_size,
-            mode=config["mode"],
-            gamma=config["clr_gamma"],
+            return base, None, None
+        # Each variable read once, shared by the schedule and the check.
+        base = _read(base)
+        max_lr = _read(self.max_lr)
+        position = _read(self.clr_iterations)
+        momenta = (config["base_momentum"], config["max_momentum"])
+        momentum = None
+        if config["mode"] == ONE_CYCLE:
+            schedule = dict(
+                total_steps=config["total_steps"],
+                pct_start=config["pct_start"],
+                anneal=config["anneal"],
+                three_phase=config["three_phase"],
+            )
+            final = base / config["final_div_factor"]
+            middle = (max_lr, base) if config["three_phase"] else (max_lr,)
+            rate = one_cycle_value(position, (base, *middle, final), **schedule)
+            if momenta[0] is not None:
+                low, high = momenta
+                middle = (low, high) if config["three_phase"] else (low,)
+                momentum = one_cycle_value(
+                    position, (high, *middle, high), **schedule
+                )
+            step_ok = None
+        else:
+            step_size = _read(self.step_size)
+            step_ok = ops.greater(step_size, 0)
+            step_size_down = None
+            if self.step_size_down is not None:
+                step_size_down = _read(self.step_size_down)
+                step_ok = ops.logical_and(
+                    step_ok, ops.greater(step_size_down, 0)
+                )
+                # At least 1, so that a bad step size never divides by zero.
+                step_size_down = ops.maximum(step_size_down, 1)
+            height, depth = cycle_fraction(
+                position,
+                ops.maximum(step_size, 1),
+                mode=config["mode"],
+                gamma=config["clr_gamma"],
+                step_size_down=step_size_down,
+                scale_fn=config["scale_fn"],
+                scale_mode=config["scale_mode"],
+            )
+            dtype = height.dtype
+            rate = ops.cast(base, dtype) * depth + ops.cast(max_lr, dtype) * height
+            if momenta[0] is not None:
+                momentum = momenta[1] * depth + momenta[0] * height
+        # sqrt(x) is NaN for a negative or NaN x and inf for an infinite
+        # one: the sum is finite exactly when both are finite and >= 0.
+        valid = ops.isfinite(
+            ops.sqrt(ops.cast(base, rate.dtype))
+            + ops.sqrt(ops.cast(max_lr, rate.dtype))
         )
+        if step_ok is not None:
+            valid = ops.logical_and(step_ok, valid)
+        if self.current_lr is None:  # at construction, from valid settings
+            return rate, valid, momentum
+        rate = ops.where(valid, rate, self.current_lr)
+        if momentum is not None:
+            momentum = ops.where(valid, momentum, self.current_momentum)
+        return rate, valid, momentum
+
+    def _update_schedule(self):
+        # The update's cached schedule; recomputed from the same variables
+        # where the cache is out of reach, as in the cross-replica thread of
+        # tf.distribute.
+        cache = getattr(_update_in_progress, "schedules", None)
+        if cache and id(self) in cache:
+            return cache[id(self)]
+        return self._schedule()
 
     def _get_current_learning_rate(self):
-        rates = getattr(_update_in_progress, "rates", None)
-        if rates and id(self) in rates:
-            return rates[id(self)]
-        return self._next_learning_rate()
+        return self._update_schedule()[0]
+
+    def _scheduled_momentum(self):
+        return self._update_schedule()[2]
 
     def _backend_apply_gradients(self, grads, trainable_variables):
         if self._clr_config is None and not self.decay:
             return super()._backend_apply_gradients(grads, trainable_variables)
-        if not hasattr(_update_in_progress, "rates"):
-            _update_in_progress.rates = {}
-        # Computed once here; update_step, weight decay and any other read
-        # during this update get this same tensor.
-        _update_in_progress.rates[id(self)] = self._next_learning_rate()
+        if not hasattr(_update_in_progress, "schedules"):
+            _update_in_progress.schedules = {}
+        # Computed once here; update_step, weight decay, the momentum term
+        # and any other read during this update get these same tensors.
+        _update_in_progress.schedules[id(self)] = self._schedule()
         try:
             return super()._backend_apply_gradients(grads, trainable_variables)
         finally:
-            del _update_in_progress.rates[id(self)]
+            del _update_in_progress.schedules[id(self)]
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         # Called once per applied update (not per accumulated micro-batch).
         super()._backend_update_step(grads, trainable_variables, learning_rate)
         if self._clr_config is not None:
+            _, valid, momentum = self._update_schedule()
+            # An update at the held rate does not advance the cycle.
+            advanced = ops.cast(valid, self.clr_iterations.dtype)
             self.current_lr.assign(
                 ops.cast(learning_rate, self.current_lr.dtype)
             )
-            self.clr_iterations.assign_add(
-                ops.cast(1, self.clr_iterations.dtype)
+            if momentum is not None:
+                self.current_momentum.assign(
+                    ops.cast(momentum, self.current_momentum.dtype)
+                )
+            self.clr_iterations.assign_add(advanced)
+            self.held_updates.assign_add(1 - advanced)
+
+    def finalize_variable_values(self, var_list):
+        """Keras's end-of-`fit` hook; also warns of held updates.
+
+        Warns (`RuntimeWarning`) if `held_updates` grew since the last
+        warning: updates applied the held rate because the cycle's settings
+        were invalid (see the class docstring).
+        """
+        super().finalize_variable_values(var_list)
+        if self.held_updates is None:
+            return
+        held = int(ops.convert_to_numpy(self.held_updates))
+        if held > self._held_updates_reported:
+            warnings.warn(
+                f"Optimizer '{self.name}' held its learning rate for "
+                f"{held - self._held_updates_reported} update(s) ({held} in "
+                "all, counted in `held_updates`): the cycle's settings were "
+                "invalid, so those updates applied the last valid rate, "
+                f"current_lr={_scalar(self.current_lr)}, and did not advance "
+                "the cycle. The base learning rate and max_lr must be finite "
+                "and >= 0, and step_size >= 1. Received: "
+                f"learning_rate={_scalar(self._learning_rate)}, "
+                f"max_lr={_scalar(self.max_lr)}, "
+                f"step_size={_scalar(self.step_size)}",
+                RuntimeWarning,
+                stacklevel=2,
             )
+        self._held_updates_reported = held
 
     def get_config(self):
         config = super().get_config()
-        config.update({"clr": self.clr, "decay": self.decay})
+        # The cycled momentum term is not a constructor value.
+        config.pop(self._momentum_attribute, None)
+        clr = self.clr
+        if clr is not None and "scale_fn" in clr:
+            clr["scale_fn"] = _serialize_scale_fn(clr["scale_fn"])
+        config.update({"clr": clr, "decay": self.decay})
         return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        clr = config.get("clr")
+        if clr is not None and isinstance(clr.get("scale_fn"), dict):
+            config = {
+                **config,
+                "clr": {
+                    **clr,
+                    "scale_fn": keras.saving.deserialize_keras_object(
+                        clr["scale_fn"], custom_objects=custom_objects
+                    ),
+                },
+            }
+        return super().from_config(config, custom_objects=custom_objects)
 
     def load_own_variables(self, store):
         """Restores state, also state saved with or without a cycle.
@@ -211,8 +447,12 @@ class CyclicalLearningRateMixin:
         """
         n_saved = len(store.keys())
         n_own = len(self.variables)
-        n_clr = len(_CLR_VARIABLE_NAMES)
         k = self._clr_insert_index
+        if self._clr_config is not None:
+            n_clr = self._clr_variable_count
+        else:
+            # A cycle keeps 5 to 7 variables, by its keys.
+            n_clr = n_saved - n_own if 5 <= n_saved - n_own <= 7 else -1
         if self._clr_config is not None and n_saved == n_own - n_clr:
             targets = self.variables[:k] + self.variables[k + n_clr :]
             sources = [store[str(i)] for i in range(n_saved)]
@@ -224,9 +464,9 @@ class CyclicalLearningRateMixin:
             warnings.warn(
                 f"Optimizer '{self.name}' has no cycle (clr=None), but its "
                 "saved state has one: restored iterations, learning rate and "
-                "slots; the saved max_lr, step_size, clr_iterations and "
-                "current_lr were not restored. Construct the optimizer with "
-                "the same `clr` to restore them.",
+                "slots; the saved cycle (max_lr, step sizes, clr_iterations, "
+                "current_lr...) was not restored. Construct the optimizer "
+                "with the same `clr` to restore it.",
                 stacklevel=2,
             )
         else:
@@ -240,6 +480,19 @@ class CyclicalLearningRateMixin:
                 )
         for variable, value in zip(targets, sources):
             variable.assign(value)
+
+
+def _serialize_scale_fn(scale_fn):
+    name = keras.saving.get_registered_name(scale_fn)
+    if keras.saving.get_registered_object(name) is not scale_fn:
+        raise ValueError(
+            "To save an optimizer whose clr['scale_fn'] is a custom function, "
+            "register the function for Keras serialization: define it with "
+            "`def` at module level and decorate it with "
+            "`@keras.saving.register_keras_serializable()`; a lambda cannot be "
+            f"registered. Received: clr['scale_fn']={scale_fn!r}"
+        )
+    return keras.saving.serialize_keras_object(scale_fn)
 
 
 _CLR_CLASSES = {}

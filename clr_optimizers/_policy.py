@@ -77,14 +77,27 @@ def cycle_fraction(
     dtype = _compute_dtype()
     n = _as_integer_tensor(iteration)
     up = ops.cast(step_size, n.dtype)
-    down = up if step_size_down is None else ops.cast(step_size_down, n.dtype)
-    period = up + down
-    cycle_index = ops.floor_divide(n, period)
-    position = n - cycle_index * period
-    rising = ops.less(position, up)
-    leg = ops.cast(ops.where(rising, up, down), dtype)
-    height = ops.cast(ops.where(rising, position, period - position), dtype) / leg
-    depth = ops.cast(ops.abs(position - up), dtype) / leg
+    if step_size_down is None:
+        period = up + up
+        # Integers below 2**24 are exact in float32, and so is their
+        # difference: both fractions are correctly rounded.
+        from_peak = ops.cast(ops.abs(ops.mod(n, period) - up), dtype)
+        leg = ops.cast(up, dtype)
+        height = (leg - from_peak) / leg
+        depth = from_peak / leg
+        if mode == "triangular2" or (scale_fn is not None and scale_mode == "cycle"):
+            cycle_index = ops.floor_divide(n, period)
+    else:
+        down = ops.cast(step_size_down, n.dtype)
+        period = up + down
+        cycle_index = ops.floor_divide(n, period)
+        position = n - cycle_index * period
+        rising = ops.less(position, up)
+        leg = ops.cast(ops.where(rising, up, down), dtype)
+        height = ops.cast(
+            ops.where(rising, position, period - position), dtype
+        ) / leg
+        depth = ops.cast(ops.abs(position - up), dtype) / leg
     if scale_fn is not None:
         if scale_mode == "cycle":
             argument = ops.cast(cycle_index + 1, dtype)

@@ -62,7 +62,7 @@ def test_variables_exist_after_construction():
     opt = co.Adam(learning_rate=0.001, clr=clr_dict("triangular"))
     names = [v.name for v in opt.variables]
     assert names == ["iteration", "learning_rate", "max_lr", "step_size",
-                     "clr_iterations", "current_lr"]
+                     "clr_iterations", "current_lr", "held_updates"]
     assert opt.lr is opt._learning_rate
     assert float(opt.max_lr) == pytest.approx(PEAK)
     assert int(opt.step_size) == STEP
@@ -205,13 +205,13 @@ def test_step_size_can_change_mid_run():
 
 def test_rate_is_computed_once_per_update(monkeypatch):
     calls = []
-    original = mixin_module.cyclical_learning_rate
+    original = mixin_module.cycle_fraction
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(mixin_module, "cyclical_learning_rate", counting)
+    monkeypatch.setattr(mixin_module, "cycle_fraction", counting)
     opt = co.AdamW(learning_rate=0.001, weight_decay=0.01, clr=clr_dict("exp_range"))
     weights = [keras.Variable(np.ones((3, 2), "float32")) for _ in range(6)]
     grads = [np.ones((3, 2), "float32")] * 6
