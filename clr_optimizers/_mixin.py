@@ -50,13 +50,28 @@ class CyclicalLearningRateMixin:
     decay, callbacks and logs all see it.
 
     Args:
-        clr: None, or a dict with the keys `"mode"` (`"triangular"`,
-            `"triangular2"` or `"exp_range"`; defaults to `"triangular"`),
-            `"step_size"` (half a cycle, in updates; a whole number > 0),
-            `"max_lr"` (the peak of the cycle; a finite number >= 0) and
-            `"clr_gamma"` (alias `"gamma"`; the `"exp_range"` factor per
-            update, in (0, 1]; defaults to `1.0`). With None the optimizer
-            behaves exactly like its Keras class. Defaults to None.
+        clr: None, or a dict. The cyclical policies take `"mode"`
+            (`"triangular"`, `"triangular2"` or `"exp_range"`; defaults to
+            `"triangular"`), `"step_size"` (updates from the bottom to the
+            peak; a whole number > 0), `"max_lr"` (the peak; a finite number
+            >= 0), `"clr_gamma"` (alias `"gamma"`; the `"exp_range"` factor
+            per update, in (0, 1]; defaults to `1.0`), `"step_size_down"`
+            (updates from the peak back to the bottom; defaults to
+            `step_size`), and in place of `"mode"` a custom `"scale_fn"` (a
+            function of one float tensor written with `keras.ops`) with
+            `"scale_mode"` (`"cycle"` or `"iterations"`: what it receives).
+            `{"mode": "1cycle", "max_lr": ..., "total_steps": ...}` is
+            Smith & Topin's one cycle from `learning_rate` up to `max_lr`
+            and down to `learning_rate / final_div_factor`, as PyTorch's
+            `OneCycleLR`, with `"pct_start"` (0.3), `"final_div_factor"`
+            (1e4), `"anneal"` (`"cos"` or `"linear"`) and `"three_phase"`
+            (False); past `total_steps` it holds the final rate. Any mode
+            takes `"base_momentum"` and `"max_momentum"` (in (0, 1)) to cycle
+            the momentum term (`momentum` of SGD, RMSprop and Muon, `beta_1`
+            of the Adam family and Lion) against the rate: `max_momentum` at
+            the bottom of the rate's cycle, `base_momentum` at its top. With
+            None the optimizer behaves exactly like its Keras class. Defaults
+            to None.
         decay: Time-based decay of the base rate, as in Keras 2:
             `base = learning_rate / (1 + decay * iterations)`. Decay lowers
             the bottom of the cycle; `max_lr` stays. Defaults to `0.0`.
@@ -68,11 +83,15 @@ class CyclicalLearningRateMixin:
 
     - `lr`: the base rate (the variable behind `learning_rate`).
     - `max_lr`: the peak of the cycle.
-    - `step_size`: half a cycle, in updates (integer).
+    - `step_size`: half a cycle, in updates (integer); absent for 1cycle.
+    - `step_size_down`: the falling half, with the `step_size_down` key.
     - `clr_iterations`: the number of updates applied in the cycle (integer);
       `clr_iterations.assign(0)` restarts the cycle, `iterations` goes on.
     - `current_lr`: the rate the most recent update applied (before the first
       update, the rate the first update will apply).
+    - `current_momentum`: likewise for the cycled momentum term, with the
+      momentum keys. The optimizer's own `momentum` or `beta_1` attribute
+      then reads as the value of the update in progress (or of the next).
     - `held_updates`: the number of updates that applied a held rate because
       the settings were invalid (integer; see below).
 
