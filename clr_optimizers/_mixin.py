@@ -351,9 +351,9 @@ class CyclicalLearningRateMixin:
             valid = ops.logical_and(step_ok, valid)
         if self.current_lr is None:  # at construction, from valid settings
             return rate, valid, momentum
-        rate = ops.where(valid, rate, self.current_lr)
+        rate = ops.where(valid, rate, _read(self.current_lr))
         if momentum is not None:
-            momentum = ops.where(valid, momentum, self.current_momentum)
+            momentum = ops.where(valid, momentum, _read(self.current_momentum))
         return rate, valid, momentum
 
     def _update_schedule(self):
@@ -411,7 +411,12 @@ class CyclicalLearningRateMixin:
         super().finalize_variable_values(var_list)
         if self.held_updates is None:
             return
-        held = int(ops.convert_to_numpy(self.held_updates))
+        try:
+            held = int(ops.convert_to_numpy(self.held_updates))
+        except Exception:
+            # After a failed JAX `fit` the variables may hold no value; the
+            # warning must not hide the error that ended training.
+            return
         if held > self._held_updates_reported:
             warnings.warn(
                 f"Optimizer '{self.name}' held its learning rate for "

@@ -1,0 +1,41 @@
+"""The same optimizers on Keras's JAX backend (stateless optimizer variables)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import assert_rel
+from conftest import seed_formula
+from test_policy import pytorch_cyclic_lr
+
+SCRIPT = Path(__file__).parent / "scripts" / "other_backend.py"
+
+
+def test_jax_backend_applies_the_formula():
+    tests_dir = str(Path(__file__).parent)
+    root = str(Path(__file__).parent.parent)
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONPATH": os.pathsep.join([tests_dir, root, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True,
+                         timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout)
+    assert result["backend"] == "jax"
+    eager = result["eager"]
+    assert_rel(eager["rates"], [seed_formula(n, 0.01, 0.05, 4) for n in range(10)])
+    assert_rel(eager["held_rate"], seed_formula(9, 0.01, 0.05, 4))  # NaN max_lr: held
+    assert eager["held_updates"] == 1
+    expected = {
+        "sgd_triangular2": lambda n: seed_formula(n, 0.01, 0.05, 3, "triangular2"),
+        "adam_exp_range": lambda n: seed_formula(n, 0.01, 0.05, 3, "exp_range", 0.99),
+        "adamw_asymmetric": lambda n: pytorch_cyclic_lr(n, 0.01, 0.05, 2, 5),
+    }
+    for key, rate in expected.items():
+        for spe in (1, 4):
+            case = result[f"{key}_spe{spe}"]
+            assert case["clr_iterations"] == case["iterations"] == 16
+            assert case["finite"]
+            assert_rel(case["epoch_end_rates"], [rate(7), rate(15)])
+            assert_rel(case["next_rate"], rate(16))
