@@ -34,7 +34,10 @@ def check_rate(value, name):
             f"`{name}` must be a real number. "
             f"Received: {name}={value!r} of type {type(value).__name__}"
         )
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        value = math.inf
     if not math.isfinite(value) or value < 0:
         raise ValueError(
             f"`{name}` must be a finite number >= 0. Received: {name}={value!r}"
@@ -53,10 +56,10 @@ def check_step_size(value, name="step_size"):
         whole = True
     else:
         whole = math.isfinite(float(value)) and float(value).is_integer()
-    if not whole or value <= 0:
+    if not whole or not 0 < value < 2**31:
         raise ValueError(
-            f"`{name}` must be a whole number > 0 (half a cycle, in updates). "
-            f"Received: {name}={value!r}"
+            f"`{name}` must be a whole number > 0 and < 2**31 (a length in "
+            f"updates). Received: {name}={value!r}"
         )
     return int(value)
 
@@ -215,9 +218,13 @@ def validate_clr(clr):
             clr.get("pct_start", 0.3), "clr['pct_start']"
         )
         factor = clr.get("final_div_factor", 1e4)
-        if not _is_real(factor) or not (
-            math.isfinite(float(factor)) and float(factor) >= 1
-        ):
+        if not _is_real(factor):
+            raise TypeError(
+                "`clr['final_div_factor']` must be a real number. "
+                f"Received: clr['final_div_factor']={factor!r} of type "
+                f"{type(factor).__name__}"
+            )
+        if not (math.isfinite(float(factor)) and float(factor) >= 1):
             raise ValueError(
                 "`clr['final_div_factor']` must be a finite number >= 1. "
                 f"Received: clr['final_div_factor']={factor!r}"

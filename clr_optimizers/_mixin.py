@@ -1,13 +1,17 @@
 """One mechanism that gives any Keras optimizer class a cyclical learning rate."""
 
+import inspect
+import numbers
 import threading
 import warnings
 
 import keras
+import numpy as np
 from keras import ops
 
 from clr_optimizers._config import ONE_CYCLE
 from clr_optimizers._config import check_decay
+from clr_optimizers._config import check_rate
 from clr_optimizers._config import validate_clr
 from clr_optimizers._policy import cycle_fraction
 from clr_optimizers._policy import one_cycle_value
@@ -148,15 +152,23 @@ class CyclicalLearningRateMixin:
             kwargs["learning_rate"] = lr
         decay = check_decay(decay)
         clr_config = validate_clr(clr)
+        given = inspect.signature(super().__init__).bind_partial(
+            *args, **kwargs
+        ).arguments
+        rate = given.get("learning_rate")
+        if (clr_config is not None or decay) and (
+            isinstance(rate, numbers.Real) and not isinstance(rate, bool)
+        ):
+            check_rate(rate, "learning_rate")
         momentum_attribute = None
         if clr_config is not None and clr_config["base_momentum"] is not None:
             momentum_attribute = self._find_momentum_attribute(clr_config)
-            if momentum_attribute in kwargs:
+            if momentum_attribute in given:
                 raise ValueError(
                     f"`{momentum_attribute}` is cycled by the `clr` keys "
                     "'base_momentum' and 'max_momentum': leave it out. "
                     f"Received: {momentum_attribute}="
-                    f"{kwargs[momentum_attribute]!r}, "
+                    f"{given[momentum_attribute]!r}, "
                     f"clr['base_momentum']={clr_config['base_momentum']!r}, "
                     f"clr['max_momentum']={clr_config['max_momentum']!r}"
                 )
@@ -184,7 +196,14 @@ class CyclicalLearningRateMixin:
                         clr_config["step_size_down"], "step_size_down", "int"
                     )
             self.clr_iterations = self._clr_variable(0, "clr_iterations", "int")
-            rate, _, momentum = self._schedule()
+            rate, valid, momentum = self._schedule()
+            if not bool(ops.convert_to_numpy(valid)):
+                raise ValueError(
+                    "The cycle's first rate must be a finite number >= 0. "
+                    f"Received: learning_rate={_scalar(self._learning_rate)!r} "
+                    f"giving a first rate of {ops.convert_to_numpy(rate)!r}, "
+                    f"clr={clr!r}"
+                )
             self.current_lr = self._clr_variable(
                 ops.convert_to_numpy(rate), "current_lr", float_dtype
             )
@@ -208,6 +227,16 @@ class CyclicalLearningRateMixin:
 
     @classmethod
     def _find_momentum_attribute(cls, clr_config):
+        received = (
+            f"Received: clr['base_momentum']={clr_config['base_momentum']!r}, "
+            f"clr['max_momentum']={clr_config['max_momentum']!r}"
+        )
+        if issubclass(cls, keras.optimizers.ScheduleFreeAdamW):
+            raise ValueError(
+                "ScheduleFreeAdamW rebuilds its iterate from the current "
+                "`beta_1` each update, so a cycled `beta_1` would not be a "
+                f"momentum schedule: leave out the momentum keys. {received}"
+            )
         for name in _MOMENTUM_ATTRIBUTES:
             for klass in cls.__mro__:
                 init = klass.__dict__.get("__init__")
@@ -219,9 +248,7 @@ class CyclicalLearningRateMixin:
         raise ValueError(
             f"{cls.__name__} has no momentum term (no `beta_1` or `momentum` "
             "argument) for the `clr` keys 'base_momentum' and 'max_momentum' "
-            "to cycle. Received: "
-            f"clr['base_momentum']={clr_config['base_momentum']!r}, "
-            f"clr['max_momentum']={clr_config['max_momentum']!r}"
+            f"to cycle. {received}"
         )
 
     @staticmethod
@@ -342,14 +369,24 @@ class CyclicalLearningRateMixin:
             if momenta[0] is not None:
                 momentum = momenta[1] * depth + momenta[0] * height
         # sqrt(x) is NaN for a negative or NaN x and inf for an infinite
-        # one: the sum is finite exactly when both are finite and >= 0.
+        # one: the sum is finite exactly when all three are finite and >= 0.
+        # The settings are checked, and the rate they give too (a custom
+        # scale_fn or a negative clr_iterations can make it bad by itself).
         valid = ops.isfinite(
             ops.sqrt(ops.cast(base, rate.dtype))
             + ops.sqrt(ops.cast(max_lr, rate.dtype))
+            + ops.sqrt(rate)
         )
         if step_ok is not None:
             valid = ops.logical_and(step_ok, valid)
-        if self.current_lr is None:  # at construction, from valid settings
+        if momentum is not None and config["scale_fn"] is not None:
+            valid = ops.logical_and(
+                valid,
+                ops.logical_and(
+                    ops.greater_equal(momentum, 0.0), ops.less(momentum, 1.0)
+                ),
+            )
+        if self.current_lr is None:  # at construction
             return rate, valid, momentum
         rate = ops.where(valid, rate, _read(self.current_lr))
         if momentum is not None:
@@ -425,10 +462,19 @@ class CyclicalLearningRateMixin:
                 "invalid, so those updates applied the last valid rate, "
                 f"current_lr={_scalar(self.current_lr)}, and did not advance "
                 "the cycle. The base learning rate and max_lr must be finite "
-                "and >= 0, and step_size >= 1. Received: "
-                f"learning_rate={_scalar(self._learning_rate)}, "
-                f"max_lr={_scalar(self.max_lr)}, "
-                f"step_size={_scalar(self.step_size)}",
+                "and >= 0, step sizes >= 1, and the rate they give (and a "
+                "scale_fn's momentum) in range. Received: "
+                + ", ".join(
+                    f"{key}={_scalar(value)}"
+                    for key, value in (
+                        ("learning_rate", self._learning_rate),
+                        ("max_lr", self.max_lr),
+                        ("step_size", self.step_size),
+                        ("step_size_down", self.step_size_down),
+                        ("clr_iterations", self.clr_iterations),
+                    )
+                    if value is not None
+                ),
                 RuntimeWarning,
                 stacklevel=2,
             )
@@ -467,24 +513,27 @@ class CyclicalLearningRateMixin:
         learning rate, slots) and keeps the cycle as constructed, with
         `clr_iterations` at 0. State saved with a cycle and loaded where there
         is none restores the shared variables and warns that the cycle's state
-        has no place.
+        has no place. Every value is checked against its variable's shape and
+        kind (integer or float) before any is written, so a mismatch raises a
+        `ValueError` and leaves the optimizer as it was.
         """
         n_saved = len(store.keys())
         n_own = len(self.variables)
         k = self._clr_insert_index
-        if self._clr_config is not None:
-            n_clr = self._clr_variable_count
-        else:
-            # A cycle keeps 5 to 7 variables, by its keys.
-            n_clr = n_saved - n_own if 5 <= n_saved - n_own <= 7 else -1
-        if self._clr_config is not None and n_saved == n_own - n_clr:
+        saved = [store[str(i)] for i in range(n_saved)]
+        if self._clr_config is not None and n_saved == n_own - (
+            n_clr := self._clr_variable_count
+        ):
             targets = self.variables[:k] + self.variables[k + n_clr :]
-            sources = [store[str(i)] for i in range(n_saved)]
-        elif self._clr_config is None and n_saved == n_own + n_clr and n_own:
+            sources = saved
+        elif (
+            self._clr_config is None
+            and n_own
+            and _looks_like_a_cycle(saved[k : k + n_saved - n_own])
+        ):
+            n_clr = n_saved - n_own
             targets = self.variables
-            sources = [
-                store[str(i)] for i in range(n_saved) if not k <= i < k + n_clr
-            ]
+            sources = saved[:k] + saved[k + n_clr :]
             warnings.warn(
                 f"Optimizer '{self.name}' has no cycle (clr=None), but its "
                 "saved state has one: restored iterations, learning rate and "
@@ -493,17 +542,42 @@ class CyclicalLearningRateMixin:
                 "with the same `clr` to restore it.",
                 stacklevel=2,
             )
+        elif n_saved == n_own:
+            targets, sources = self.variables, saved
         else:
             return super().load_own_variables(store)
         for variable, value in zip(targets, sources):
-            if tuple(variable.shape) != tuple(value.shape):
+            value = np.asarray(value)
+            same_kind = ("int" in str(variable.dtype)) == (
+                value.dtype.kind in "iu"
+            )
+            if tuple(variable.shape) != tuple(value.shape) or not same_kind:
                 raise ValueError(
                     f"Cannot restore optimizer '{self.name}': variable "
-                    f"'{variable.path}' has shape {tuple(variable.shape)} but "
-                    f"the saved value has shape {tuple(value.shape)}."
+                    f"'{variable.path}' has shape {tuple(variable.shape)} and "
+                    f"dtype {variable.dtype}, but the saved value has shape "
+                    f"{tuple(value.shape)} and dtype {value.dtype}: the state "
+                    "was saved by an optimizer with another layout (another "
+                    "`clr`, or another class). Nothing was restored."
                 )
         for variable, value in zip(targets, sources):
             variable.assign(value)
+
+
+def _looks_like_a_cycle(values):
+    """Whether saved values have the layout of a cycle's variables.
+
+    A cycle keeps 4 to 7 scalar variables, the first (max_lr) a float and the
+    last (held_updates) an integer.
+    """
+    if not 4 <= len(values) <= 7:
+        return False
+    values = [np.asarray(v) for v in values]
+    return (
+        all(v.shape == () for v in values)
+        and values[0].dtype.kind == "f"
+        and values[-1].dtype.kind in "iu"
+    )
 
 
 def _serialize_scale_fn(scale_fn):

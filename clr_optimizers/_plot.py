@@ -48,10 +48,10 @@ def check_iterations(value, name="iterations"):
         whole = True
     else:
         whole = np.isfinite(float(value)) and float(value).is_integer()
-    if not whole or value <= 0:
+    if not whole or not 0 < value <= 10**7:
         raise ValueError(
-            f"`{name}` must be a whole number > 0 (the number of updates "
-            f"drawn). Received: {name}={value!r}"
+            f"`{name}` must be a whole number in [1, 10**7] (the number of "
+            f"updates drawn). Received: {name}={value!r}"
         )
     return int(value)
 

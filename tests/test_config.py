@@ -98,3 +98,12 @@ def test_with_clr_rejects_non_optimizers():
         co.with_clr(object)
     with pytest.raises(TypeError, match=r"wraps other optimizers"):
         co.with_clr(keras.optimizers.LossScaleOptimizer)
+
+
+def test_out_of_range_numbers_name_the_key():
+    with pytest.raises(ValueError, match=r"Received: clr\['max_lr'\]=inf"):
+        make({**GOOD, "max_lr": 10**400})
+    with pytest.raises(ValueError, match=r"< 2\*\*31.*Received: clr\['step_size'\]=4611686018427387904"):
+        make({**GOOD, "step_size": 2**62})
+    with pytest.raises(TypeError, match=r"Received: clr\['final_div_factor'\]='10' of type str"):
+        make({"mode": "1cycle", "max_lr": 0.1, "total_steps": 100, "final_div_factor": "10"})

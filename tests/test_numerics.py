@@ -317,3 +317,54 @@ def test_without_a_cycle_there_is_no_guard():
     assert [v.name for v in opt.variables] == [
         v.name for v in keras.optimizers.SGD(learning_rate=BASE).variables
     ]
+
+
+def test_bad_base_rate_at_construction_is_rejected():
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match=r"Received: learning_rate="):
+            co.SGD(learning_rate=bad, clr={"step_size": 2, "max_lr": 0.1})
+        with pytest.raises(ValueError, match=r"Received: learning_rate="):
+            co.SGD(learning_rate=bad, decay=0.1)
+
+
+def test_schedule_giving_a_bad_first_rate_is_rejected():
+    with pytest.raises(ValueError, match=r"first rate must be a finite number"):
+        co.SGD(learning_rate=keras.optimizers.schedules.ExponentialDecay(-0.1, 10, 0.5),
+               clr={"step_size": 2, "max_lr": 0.1})
+
+
+def _held_run(opt, steps):
+    weight = keras.Variable(np.ones(2, "float32"))
+    for _ in range(steps):
+        opt.apply([np.ones(2, "float32")], [weight])
+    return keras.ops.convert_to_numpy(weight)
+
+
+def test_bad_rate_from_a_scale_fn_is_held():
+    # A scale_fn of -10 makes every rate but the first (height 0) negative.
+    opt = co.SGD(learning_rate=0.1, clr={"step_size": 2, "max_lr": 0.2,
+                                         "scale_fn": lambda x: -10.0 + 0 * x})
+    weight = _held_run(opt, 4)
+    assert int(opt.held_updates) == 3 and int(opt.clr_iterations) == 1
+    np.testing.assert_allclose(weight, 1 - 4 * 0.1, rtol=1e-6)  # the first rate, held
+
+
+def test_negative_clr_iterations_never_reach_the_weights():
+    opt = co.SGD(learning_rate=0.1, clr={"mode": "triangular2", "step_size": 2, "max_lr": 0.2})
+    opt.clr_iterations.assign(-1000)  # 0.5**(-k) overflows: the rate is NaN
+    weight = _held_run(opt, 3)
+    assert np.all(np.isfinite(weight))
+    assert int(opt.held_updates) == 3
+    np.testing.assert_allclose(weight, 1 - 3 * 0.1, rtol=1e-6)
+
+
+def test_momentum_passed_by_position_with_momentum_keys_is_rejected():
+    with pytest.raises(ValueError, match=r"`momentum` is cycled.*Received: momentum=0.9"):
+        co.SGD(0.01, 0.9, clr={"step_size": 2, "max_lr": 0.1, "base_momentum": 0.8, "max_momentum": 0.9})
+    with pytest.raises(ValueError, match=r"`beta_1` is cycled.*Received: beta_1=0.5"):
+        co.Adam(0.01, 0.5, clr={"step_size": 2, "max_lr": 0.1, "base_momentum": 0.8, "max_momentum": 0.9})
+
+
+def test_schedule_free_adamw_refuses_momentum_keys():
+    with pytest.raises(ValueError, match=r"ScheduleFreeAdamW rebuilds its iterate"):
+        co.ScheduleFreeAdamW(0.01, clr={"step_size": 2, "max_lr": 0.1, "base_momentum": 0.8, "max_momentum": 0.9})

@@ -161,7 +161,7 @@ def test_mismatched_shapes_raise_a_clear_error(tmp_path):
     model.compile(co.Adam(learning_rate=0.001, clr=CLR), "binary_crossentropy")
     model.optimizer.build(model.trainable_variables)
     before = [np.asarray(v) for v in model.optimizer.variables]
-    with pytest.raises(ValueError, match=r"has shape \(15, 10\) but the saved value has shape \(99,\)"):
+    with pytest.raises(ValueError, match=r"has shape \(15, 10\) and dtype float32, but the saved value has shape \(99,\).*Nothing was restored"):
         model.optimizer.load_own_variables(store)
     # Nothing was half-restored.
     for a, b in zip(before, model.optimizer.variables):
@@ -180,3 +180,53 @@ def test_schedule_round_trip_and_saving(tmp_path):
     loaded = keras.models.load_model(path)
     assert isinstance(loaded.optimizer._learning_rate, co.CyclicalLearningRate)
     assert_rel(loaded.optimizer.learning_rate, seed_formula(5, 0.001, 0.006, 5, "exp_range", 0.99))
+
+
+def _store(optimizer):
+    return {str(i): np.asarray(v) for i, v in enumerate(optimizer.variables)}
+
+
+def _built(optimizer, model=None):
+    model = model or seed_model()
+    model.compile(optimizer, "binary_crossentropy")
+    optimizer.build(model.trainable_variables)
+    return optimizer
+
+
+def test_same_count_other_layout_raises_and_writes_nothing():
+    # Both cycles keep 6 variables, in another order: clr_iterations (int)
+    # would land on a float variable.
+    saved = _built(co.Adam(learning_rate=0.01, clr={"step_size": 2, "step_size_down": 5, "max_lr": 0.1}))
+    saved.iterations.assign(7)
+    target = _built(co.Adam(learning_rate=0.02, clr={"step_size": 2, "max_lr": 0.1,
+                                                      "base_momentum": 0.8, "max_momentum": 0.9}))
+    store = _store(saved)
+    assert len(store) == len(target.variables)
+    before = [np.asarray(v) for v in target.variables]
+    with pytest.raises(ValueError, match=r"another layout.*Nothing was restored"):
+        target.load_own_variables(store)
+    for a, b in zip(before, target.variables):
+        np.testing.assert_array_equal(a, np.asarray(b))
+
+
+def test_one_cycle_state_into_clr_none_restores_shared_and_warns():
+    saved = _built(co.Adam(learning_rate=0.004, clr={"mode": "1cycle", "max_lr": 0.1, "total_steps": 50}))
+    saved.iterations.assign(9)
+    target = _built(co.Adam(learning_rate=0.001))
+    with pytest.warns(UserWarning, match="has no cycle"):
+        target.load_own_variables(_store(saved))
+    assert int(target.iterations) == 9
+    assert float(target.lr) == pytest.approx(0.004)
+
+
+def test_plain_momentum_slots_are_not_taken_for_a_cycle():
+    # Plain SGD(momentum=0.9) keeps its momentum slots after iterations and
+    # learning_rate; loaded into SGD without momentum the counts differ and
+    # Keras skips with its warning, never a partial restore.
+    saved = _built(keras.optimizers.SGD(learning_rate=0.01, momentum=0.9))
+    target = _built(co.SGD(learning_rate=0.02))
+    before = [np.asarray(v) for v in target.variables]
+    with pytest.warns(UserWarning, match="Skipping variable loading"):
+        target.load_own_variables(_store(saved))
+    for a, b in zip(before, target.variables):
+        np.testing.assert_array_equal(a, np.asarray(b))
