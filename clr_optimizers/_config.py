@@ -131,7 +131,7 @@ def check_scale_fn(scale_fn, name="clr['scale_fn']"):
     return scale_fn
 
 
-def _check_choice(value, name, choices):
+def check_choice(value, name, choices):
     if not isinstance(value, str) or value not in choices:
         raise ValueError(
             f"`{name}` must be one of {', '.join(repr(c) for c in choices)}. "
@@ -183,7 +183,7 @@ def validate_clr(clr):
         )
     mode = None
     if "scale_fn" not in clr:
-        mode = _check_choice(
+        mode = check_choice(
             clr.get("mode", "triangular"), "clr['mode']", CLR_MODES
         )
     own_keys = ONE_CYCLE_KEYS if mode == ONE_CYCLE else CYCLIC_KEYS
@@ -230,7 +230,7 @@ def validate_clr(clr):
                 f"Received: clr['final_div_factor']={factor!r}"
             )
         normalized["final_div_factor"] = float(factor)
-        normalized["anneal"] = _check_choice(
+        normalized["anneal"] = check_choice(
             clr.get("anneal", "cos"), "clr['anneal']", ("cos", "linear")
         )
         three_phase = clr.get("three_phase", False)
@@ -265,7 +265,7 @@ def validate_clr(clr):
     )
     if mode is None:
         normalized["scale_fn"] = check_scale_fn(clr["scale_fn"])
-        normalized["scale_mode"] = _check_choice(
+        normalized["scale_mode"] = check_choice(
             clr.get("scale_mode", "cycle"),
             "clr['scale_mode']",
             ("cycle", "iterations"),

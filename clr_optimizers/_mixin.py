@@ -486,7 +486,7 @@ class CyclicalLearningRateMixin:
         config.pop(self._momentum_attribute, None)
         clr = self.clr
         if clr is not None and "scale_fn" in clr:
-            clr["scale_fn"] = _serialize_scale_fn(clr["scale_fn"])
+            clr["scale_fn"] = serialize_scale_fn(clr["scale_fn"])
         config.update({"clr": clr, "decay": self.decay})
         return config
 
@@ -580,7 +580,7 @@ def _looks_like_a_cycle(values):
     )
 
 
-def _serialize_scale_fn(scale_fn):
+def serialize_scale_fn(scale_fn):
     name = keras.saving.get_registered_name(scale_fn)
     if keras.saving.get_registered_object(name) is not scale_fn:
         raise ValueError(

@@ -2,9 +2,12 @@
 
 import keras
 
+from clr_optimizers._config import check_choice
 from clr_optimizers._config import check_gamma
 from clr_optimizers._config import check_rate
+from clr_optimizers._config import check_scale_fn
 from clr_optimizers._config import check_step_size
+from clr_optimizers._mixin import serialize_scale_fn
 from clr_optimizers._policy import check_mode
 from clr_optimizers._policy import cyclical_learning_rate
 
@@ -35,6 +38,14 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
         gamma: The `"exp_range"` amplitude factor per step, in (0, 1].
             Defaults to `1.0`.
         name: Optional name. Defaults to `"CyclicalLearningRate"`.
+        step_size_down: Steps from the peak back to the bottom (an
+            asymmetric cycle, as PyTorch's `CyclicLR`). Defaults to
+            `step_size`.
+        scale_fn: A custom amplitude scale written with `keras.ops`, in
+            place of `mode`; register it to save the schedule. Defaults to
+            None.
+        scale_mode: `"cycle"` (`scale_fn` receives the cycle number, from 1)
+            or `"iterations"` (the step). Defaults to `"cycle"`.
 
     Example:
 
@@ -52,13 +63,40 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
         mode="triangular",
         gamma=1.0,
         name="CyclicalLearningRate",
+        step_size_down=None,
+        scale_fn=None,
+        scale_mode="cycle",
     ):
         super().__init__()
         self.base_lr = check_rate(base_lr, "base_lr")
         self.max_lr = check_rate(max_lr, "max_lr")
         self.step_size = check_step_size(step_size)
+        self.step_size_down = None
+        if step_size_down is not None:
+            self.step_size_down = check_step_size(
+                step_size_down, "step_size_down"
+            )
         self.mode = check_mode(mode)
-        self.gamma = check_gamma(gamma, mode, "gamma")
+        self.scale_fn = None
+        self.scale_mode = "cycle"
+        if scale_fn is None:
+            self.gamma = check_gamma(gamma, mode, "gamma")
+            if scale_mode != "cycle":
+                raise ValueError(
+                    "`scale_mode` applies only with a `scale_fn`. "
+                    f"Received: scale_mode={scale_mode!r}"
+                )
+        else:
+            if mode != "triangular":
+                raise ValueError(
+                    "`scale_fn` replaces `mode`: give one of them. "
+                    f"Received: mode={mode!r}, scale_fn={scale_fn!r}"
+                )
+            self.gamma = check_gamma(gamma, None, "gamma")
+            self.scale_fn = check_scale_fn(scale_fn, "scale_fn")
+            self.scale_mode = check_choice(
+                scale_mode, "scale_mode", ("cycle", "iterations")
+            )
         self.name = name
 
     def __call__(self, step):
@@ -69,10 +107,13 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
             self.step_size,
             mode=self.mode,
             gamma=self.gamma,
+            step_size_down=self.step_size_down,
+            scale_fn=self.scale_fn,
+            scale_mode=self.scale_mode,
         )
 
     def get_config(self):
-        return {
+        config = {
             "base_lr": self.base_lr,
             "max_lr": self.max_lr,
             "step_size": self.step_size,
@@ -80,3 +121,20 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
             "gamma": self.gamma,
             "name": self.name,
         }
+        if self.step_size_down is not None:
+            config["step_size_down"] = self.step_size_down
+        if self.scale_fn is not None:
+            config["scale_fn"] = serialize_scale_fn(self.scale_fn)
+            config["scale_mode"] = self.scale_mode
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        if isinstance(config.get("scale_fn"), dict):
+            config = {
+                **config,
+                "scale_fn": keras.saving.deserialize_keras_object(
+                    config["scale_fn"]
+                ),
+            }
+        return cls(**config)

@@ -43,3 +43,27 @@ def test_schedule_config():
     }
     assert keras.optimizers.schedules.deserialize(
         keras.optimizers.schedules.serialize(schedule)).get_config() == schedule.get_config()
+
+
+def test_schedule_asymmetric_and_scale_fn():
+    import math
+
+    from test_policies_in_optimizers import sine_scale
+    from test_policy import pytorch_cyclic_lr
+
+    asymmetric = co.CyclicalLearningRate(0.001, 0.006, 3, step_size_down=7)
+    scaled = co.CyclicalLearningRate(0.001, 0.006, 3, scale_fn=sine_scale)
+    for n in range(0, 45):
+        assert_rel(asymmetric(n), pytorch_cyclic_lr(n, 0.001, 0.006, 3, 7), atol=1e-12)
+        assert_rel(scaled(n), pytorch_cyclic_lr(n, 0.001, 0.006, 3, 3, lambda c: 0.5 * (1 + math.sin(c * math.pi / 2))),
+                   atol=1e-10)
+    for schedule in (asymmetric, scaled):
+        clone = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
+        assert clone.get_config() == schedule.get_config()
+        assert clone.scale_fn is schedule.scale_fn and clone.step_size_down == schedule.step_size_down
+    with pytest.raises(ValueError, match=r"`scale_fn` replaces `mode`"):
+        co.CyclicalLearningRate(0.001, 0.006, 3, mode="triangular2", scale_fn=sine_scale)
+    with pytest.raises(ValueError, match=r"Received: step_size_down=0"):
+        co.CyclicalLearningRate(0.001, 0.006, 3, step_size_down=0)
+    with pytest.raises(ValueError, match=r"register_keras_serializable"):
+        co.CyclicalLearningRate(0.001, 0.006, 3, scale_fn=lambda x: 1 / x).get_config()
