@@ -45,8 +45,9 @@ def check_rate(value, name):
     return value
 
 
-def check_step_size(value, name="step_size"):
-    """A whole number > 0 (2000 or 2000.0), returned as a Python int."""
+def check_step_size(value, name="step_size", limit=2**31 - 1,
+                    what="a length in updates"):
+    """A whole number in [1, limit] (2000 or 2000.0), as a Python int."""
     if not _is_real(value):
         raise TypeError(
             f"`{name}` must be a whole number > 0. "
@@ -56,10 +57,10 @@ def check_step_size(value, name="step_size"):
         whole = True
     else:
         whole = math.isfinite(float(value)) and float(value).is_integer()
-    if not whole or not 0 < value < 2**31:
+    if not whole or not 0 < value <= limit:
         raise ValueError(
-            f"`{name}` must be a whole number > 0 and < 2**31 (a length in "
-            f"updates). Received: {name}={value!r}"
+            f"`{name}` must be a whole number in [1, {limit}] ({what}). "
+            f"Received: {name}={value!r}"
         )
     return int(value)
 

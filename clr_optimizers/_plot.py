@@ -4,7 +4,6 @@ matplotlib is an optional dependency (`pip install 'clr_optimizers[plot]'`)
 and is imported only when a schedule is drawn.
 """
 
-import numbers
 
 import numpy as np
 
@@ -38,22 +37,9 @@ def require_matplotlib():
 
 
 def check_iterations(value, name="iterations"):
-    """A whole number > 0 (6000 or 6000.0), returned as a Python int."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"`{name}` must be a whole number > 0. "
-            f"Received: {name}={value!r} of type {type(value).__name__}"
-        )
-    if isinstance(value, numbers.Integral):
-        whole = True
-    else:
-        whole = np.isfinite(float(value)) and float(value).is_integer()
-    if not whole or not 0 < value <= 10**7:
-        raise ValueError(
-            f"`{name}` must be a whole number in [1, 10**7] (the number of "
-            f"updates drawn). Received: {name}={value!r}"
-        )
-    return int(value)
+    """A whole number in [1, 10**7] (6000 or 6000.0), as a Python int."""
+    return check_step_size(value, name, limit=10**7,
+                           what="the number of updates drawn")
 
 
 def applied_rates(mode, base_lr, max_lr, step_size, gamma=1.0, iterations=None,

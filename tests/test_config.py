@@ -23,7 +23,7 @@ def make(clr, **kwargs):
         ({**GOOD, "base_lr": 0.1}, ValueError, r"Unknown key 'base_lr'.*Allowed keys"),
         ({"mode": "triangular", "step_size": 2000}, ValueError, r"must give 'max_lr'"),
         ({"mode": "triangular", "max_lr": 0.006}, ValueError, r"must give 'step_size'"),
-        ({**GOOD, "step_size": 0}, ValueError, r"whole number > 0.*Received: clr\['step_size'\]=0"),
+        ({**GOOD, "step_size": 0}, ValueError, r"whole number in \[1, .*Received: clr\['step_size'\]=0"),
         ({**GOOD, "step_size": -5}, ValueError, r"Received: clr\['step_size'\]=-5"),
         ({**GOOD, "step_size": 2.5}, ValueError, r"Received: clr\['step_size'\]=2.5"),
         ({**GOOD, "step_size": float("nan")}, ValueError, r"Received: clr\['step_size'\]=nan"),
@@ -103,7 +103,7 @@ def test_with_clr_rejects_non_optimizers():
 def test_out_of_range_numbers_name_the_key():
     with pytest.raises(ValueError, match=r"Received: clr\['max_lr'\]=inf"):
         make({**GOOD, "max_lr": 10**400})
-    with pytest.raises(ValueError, match=r"< 2\*\*31.*Received: clr\['step_size'\]=4611686018427387904"):
+    with pytest.raises(ValueError, match=r"2147483647\].*Received: clr\['step_size'\]=4611686018427387904"):
         make({**GOOD, "step_size": 2**62})
     with pytest.raises(TypeError, match=r"Received: clr\['final_div_factor'\]='10' of type str"):
         make({"mode": "1cycle", "max_lr": 0.1, "total_steps": 100, "final_div_factor": "10"})
