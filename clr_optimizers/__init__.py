@@ -4,8 +4,11 @@ Smith, "Cyclical Learning Rates for Training Neural Networks",
 https://arxiv.org/abs/1506.01186.
 """
 
+from clr_optimizers import _optimizers
 from clr_optimizers._callback import CyclicalLR
 from clr_optimizers._callback import CyclicLR
+from clr_optimizers._compat import INTRODUCED_IN
+from clr_optimizers._compat import missing_optimizer_error
 from clr_optimizers._mixin import CyclicalLearningRateMixin
 from clr_optimizers._mixin import with_clr
 from clr_optimizers._optimizers import OPTIMIZERS
@@ -19,10 +22,8 @@ from clr_optimizers._optimizers import AdamW
 from clr_optimizers._optimizers import Ftrl
 from clr_optimizers._optimizers import Lamb
 from clr_optimizers._optimizers import Lion
-from clr_optimizers._optimizers import Muon
 from clr_optimizers._optimizers import Nadam
 from clr_optimizers._optimizers import RMSprop
-from clr_optimizers._optimizers import ScheduleFreeAdamW
 from clr_optimizers._plot import plot_schedule
 from clr_optimizers._policy import MODES
 from clr_optimizers._policy import cyclical_learning_rate
@@ -31,8 +32,6 @@ from clr_optimizers._policy import reference_learning_rate
 from clr_optimizers._range_test import LRRangeTestResult
 from clr_optimizers._range_test import lr_range_test
 from clr_optimizers._schedule import CyclicalLearningRate
-
-__version__ = "0.1.0"
 
 __all__ = [
     "MODES",
@@ -52,10 +51,8 @@ __all__ = [
     "Lamb",
     "Lion",
     "LRRangeTestResult",
-    "Muon",
     "Nadam",
     "RMSprop",
-    "ScheduleFreeAdamW",
     "cyclical_learning_rate",
     "lr_range_test",
     "plot_schedule",
@@ -63,3 +60,19 @@ __all__ = [
     "reference_learning_rate",
     "with_clr",
 ]
+
+__version__ = "0.1.0"
+
+# Optimizer classes that only newer Keras releases have (INTRODUCED_IN).
+for _name in INTRODUCED_IN:
+    if _name in vars(_optimizers):
+        globals()[_name] = getattr(_optimizers, _name)
+        __all__.append(_name)
+del _name
+
+
+def __getattr__(name):
+    # Reached only for names not defined above.
+    if name in INTRODUCED_IN:
+        raise missing_optimizer_error(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

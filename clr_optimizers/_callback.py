@@ -6,6 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from clr_optimizers._compat import last_batch_of_execution
+from clr_optimizers._compat import optional_keras_classes
 from clr_optimizers._config import check_gamma
 from clr_optimizers._config import check_rate
 from clr_optimizers._config import check_step_size
@@ -48,7 +50,7 @@ def rate_owner(optimizer, name):
         )
     while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         optimizer = optimizer.inner_optimizer
-    if isinstance(optimizer, keras.optimizers.MultiOptimizer):
+    if isinstance(optimizer, optional_keras_classes("MultiOptimizer")):
         raise TypeError(
             f"`{name}` cannot set one learning rate for a MultiOptimizer, "
             "whose optimizers each have their own. "
@@ -520,7 +522,12 @@ class CyclicLR(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
         steps = self.params.get("steps") if self.params else None
-        end = min(batch, steps - 1) if steps else batch
+        end = last_batch_of_execution(
+            self._batch_begin,
+            batch,
+            getattr(self.model, "steps_per_execution", 1),
+            steps,
+        )
         self.trn_iterations += max(end - self._batch_begin + 1, 1)
         count = self.clr_iterations
         self.history.setdefault("lr", []).append(

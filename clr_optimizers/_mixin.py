@@ -9,6 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from clr_optimizers._compat import optional_keras_classes
 from clr_optimizers._config import ONE_CYCLE
 from clr_optimizers._config import check_decay
 from clr_optimizers._config import check_rate
@@ -231,7 +232,7 @@ class CyclicalLearningRateMixin:
             f"Received: clr['base_momentum']={clr_config['base_momentum']!r}, "
             f"clr['max_momentum']={clr_config['max_momentum']!r}"
         )
-        if issubclass(cls, keras.optimizers.ScheduleFreeAdamW):
+        if issubclass(cls, optional_keras_classes("ScheduleFreeAdamW")):
             raise ValueError(
                 "ScheduleFreeAdamW rebuilds its iterate from the current "
                 "`beta_1` each update, so a cycled `beta_1` would not be a "
@@ -635,7 +636,7 @@ def with_clr(optimizer_class, *, name=None, package="clr_optimizers"):
         )
     if issubclass(
         optimizer_class,
-        (keras.optimizers.LossScaleOptimizer, keras.optimizers.MultiOptimizer),
+        optional_keras_classes("LossScaleOptimizer", "MultiOptimizer"),
     ):
         raise TypeError(
             f"{optimizer_class.__name__} wraps other optimizers and has no "

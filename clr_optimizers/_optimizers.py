@@ -1,12 +1,40 @@
 """Every concrete Keras optimizer, with a cyclical learning rate.
 
 Each class is a subclass of the Keras class of the same name, made by
-`with_clr`: same constructor, plus `clr`, `decay` and `lr`.
+`with_clr`: same constructor, plus `clr`, `decay` and `lr`. A class that the
+installed Keras lacks or cannot run (`ScheduleFreeAdamW` before Keras 3.14,
+`Muon` before 3.13) is absent, and
+reading its name raises an AttributeError that names the Keras that has it.
 """
 
 import keras
 
+from clr_optimizers._compat import INTRODUCED_IN
+from clr_optimizers._compat import check_keras
+from clr_optimizers._compat import has_optimizer
+from clr_optimizers._compat import missing_optimizer_error
 from clr_optimizers._mixin import with_clr
+
+# The classes of every supported Keras, then those that need a newer one.
+_KERAS_CLASSES = [
+    keras.optimizers.Adadelta,
+    keras.optimizers.Adafactor,
+    keras.optimizers.Adagrad,
+    keras.optimizers.Adam,
+    keras.optimizers.AdamW,
+    keras.optimizers.Adamax,
+    keras.optimizers.Ftrl,
+    keras.optimizers.Lamb,
+    keras.optimizers.Lion,
+    keras.optimizers.Nadam,
+    keras.optimizers.RMSprop,
+    keras.optimizers.SGD,
+] + [
+    getattr(keras.optimizers, name)
+    for name in INTRODUCED_IN
+    if has_optimizer(name)
+]
+check_keras([keras.optimizers.Optimizer, *_KERAS_CLASSES])
 
 Adadelta = with_clr(keras.optimizers.Adadelta)
 Adafactor = with_clr(keras.optimizers.Adafactor)
@@ -17,25 +45,21 @@ Adamax = with_clr(keras.optimizers.Adamax)
 Ftrl = with_clr(keras.optimizers.Ftrl)
 Lamb = with_clr(keras.optimizers.Lamb)
 Lion = with_clr(keras.optimizers.Lion)
-Muon = with_clr(keras.optimizers.Muon)
 Nadam = with_clr(keras.optimizers.Nadam)
 RMSprop = with_clr(keras.optimizers.RMSprop)
 SGD = with_clr(keras.optimizers.SGD)
-ScheduleFreeAdamW = with_clr(keras.optimizers.ScheduleFreeAdamW)
+if has_optimizer("Muon"):
+    Muon = with_clr(keras.optimizers.Muon)
+if has_optimizer("ScheduleFreeAdamW"):
+    ScheduleFreeAdamW = with_clr(keras.optimizers.ScheduleFreeAdamW)
 
-OPTIMIZERS = (
-    Adadelta,
-    Adafactor,
-    Adagrad,
-    Adam,
-    AdamW,
-    Adamax,
-    Ftrl,
-    Lamb,
-    Lion,
-    Muon,
-    Nadam,
-    RMSprop,
-    SGD,
-    ScheduleFreeAdamW,
+# One class per optimizer of the installed Keras, in alphabetical order.
+OPTIMIZERS = tuple(
+    sorted((with_clr(cls) for cls in _KERAS_CLASSES), key=lambda c: c.__name__)
 )
+
+
+def __getattr__(name):
+    if name in INTRODUCED_IN:
+        raise missing_optimizer_error(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

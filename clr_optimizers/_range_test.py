@@ -455,6 +455,9 @@ def lr_range_test(
         # forward pass of step i + 1, so one more step measures the last.
         for i in range(steps + 1):
             rate_variable.assign(rates[i] if i < steps else 0.0)
+            # Per-batch metrics: Keras before 3.12 does not reset them in
+            # train_on_batch.
+            model.reset_metrics()
             logs = model.train_on_batch(*batch, return_dict=True)
             if i < steps:
                 batch = next(batches)

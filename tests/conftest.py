@@ -8,6 +8,25 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+# (major, minor) of the installed Keras.
+KERAS_VERSION = tuple(int(part) for part in __import__("keras").__version__.split(".")[:2])
+
+# Optimizer classes offered only from a newer Keras than the oldest supported
+# (3.10): Muon from 3.13 (earlier Muon fails on the TensorFlow backend),
+# ScheduleFreeAdamW from 3.14 (added then).
+NEWER_OPTIMIZERS = {"Muon": (3, 13), "ScheduleFreeAdamW": (3, 14)}
+
+
+def needs_optimizer(name):
+    """Skips a test of an optimizer class that the installed Keras lacks."""
+    needed = NEWER_OPTIMIZERS.get(name, (3, 10))
+    return pytest.mark.skipif(
+        KERAS_VERSION < needed,
+        reason=f"{name} needs Keras >= {needed[0]}.{needed[1]}; "
+        f"installed: {'.'.join(map(str, KERAS_VERSION))}",
+    )
+
+
 def seed_formula(n, base_lr, max_lr, step_size, mode="triangular", gamma=1.0):
     """The paper's formula, written out here independently.
 

@@ -24,6 +24,7 @@ from _helpers_training import recorder_data
 from _helpers_training import recorder_model
 from _helpers_training import reference_rates
 from conftest import assert_rel
+from conftest import needs_optimizer
 from conftest import seed_formula
 
 import clr_optimizers as co
@@ -365,6 +366,7 @@ def test_momentum_passed_by_position_with_momentum_keys_is_rejected():
         co.Adam(0.01, 0.5, clr={"step_size": 2, "max_lr": 0.1, "base_momentum": 0.8, "max_momentum": 0.9})
 
 
+@needs_optimizer("ScheduleFreeAdamW")
 def test_schedule_free_adamw_refuses_momentum_keys():
     with pytest.raises(ValueError, match=r"ScheduleFreeAdamW rebuilds its iterate"):
         co.ScheduleFreeAdamW(0.01, clr={"step_size": 2, "max_lr": 0.1, "base_momentum": 0.8, "max_momentum": 0.9})
