@@ -77,6 +77,9 @@ class LRRangeTestResult:
     every rule's rates, to judge them.
     """
 
+    RULES = RULES
+    DEFAULT_RULE = DEFAULT_RULE
+
     def __init__(
         self,
         learning_rates,

@@ -162,10 +162,15 @@ def steepest(learning_rates, losses):
     (0.00025, 0.001)
     """
     lrs, losses = _arrays(learning_rates, losses)
+    positive = lrs > 0  # A linear sweep may start at 0: no log there.
+    lrs, losses = lrs[positive], losses[positive]
     n = len(losses)
     if n < 2:
         return _pair(lrs[0]) if n else _NAN_PAIR
-    slope = np.gradient(losses, np.log(lrs))
+    log_lrs = np.log(lrs)
+    if not np.all(np.diff(log_lrs) > 0):
+        return _pair(lrs[int(np.argmin(np.diff(losses)))])
+    slope = np.gradient(losses, log_lrs)
     return _pair(lrs[int(np.argmin(slope))])
 
 
