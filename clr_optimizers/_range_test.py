@@ -45,7 +45,7 @@ class LRRangeTestResult:
             (see below); a pair of NaN where a rule finds nothing (the
             `"accuracy"` rule without an accuracy metric).
         suggested_max_lr: `max_lr` of the default rule, `DEFAULT_RULE`
-            (`"valley"`).
+            (`"steepest"`).
         suggested_base_lr: `base_lr` of the default rule.
         validation: True when the losses and accuracies are those of the
             fixed held-out batch given as `validation_data`.
@@ -59,7 +59,7 @@ class LRRangeTestResult:
     tenth of the points and the last five are skipped):
 
     - `"minimum"` (fastai): `max_lr` is a tenth of the rate at the smoothed
-      loss' minimum (the rule before 0.2). The loss is lowest just before
+      loss' minimum (the package's default until the benchmark). The loss is lowest just before
       training diverges, so the minimum overestimates the largest stable
       rate.
     - `"valley"` (fastai's default): the middle of the longest falling
@@ -71,7 +71,7 @@ class LRRangeTestResult:
       nine tenths (where it stops rising).
 
     The first three give one rate, `max_lr`, and `base_lr` is a quarter of
-    it (the paper: a third or a quarter). The default rule, `"valley"`, is
+    it (the paper: a third or a quarter). The default rule, `"steepest"`, is
     the one that measured best in `python -m clr_optimizers benchmark`
     (README, "Does it train better models?"). Look at `plot()`, which marks
     every rule's rates, to judge them.
