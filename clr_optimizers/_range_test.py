@@ -59,9 +59,9 @@ class LRRangeTestResult:
     tenth of the points and the last five are skipped):
 
     - `"minimum"` (fastai): `max_lr` is a tenth of the rate at the smoothed
-      loss' minimum (the package's default until the benchmark). The loss is lowest just before
-      training diverges, so the minimum overestimates the largest stable
-      rate.
+      loss' minimum (the package's default until the benchmark). The loss
+      is lowest just before training diverges, so the minimum
+      overestimates the largest stable rate.
     - `"valley"` (fastai's default): the middle of the longest falling
       stretch of the smoothed loss.
     - `"steepest"` (Lightning, torch-lr-finder, fastai's `steep`): the
