@@ -887,29 +887,37 @@ def _plot(report, name, optimizers, path):
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(6 * len(optimizers), 4.2), layout="constrained")
+    figure = Figure(figsize=(6.5 * len(optimizers), 4.5),
+                    layout="constrained")
     axes = figure.subplots(1, len(optimizers), squeeze=False)[0]
     for ax, opt in zip(axes, optimizers):
-        lows = []
+        lows, highs = [], []
         for color, arm in enumerate(_PLOTTED):
             rows = [r for r in report["runs"] if r["dataset"] == name
-                    and r["optimizer"] == opt and r["arm"] == arm]
+                    and r["optimizer"] == opt and r["arm"] == arm
+                    and r.get("curve_steps")]
             if not rows:
                 continue
             steps = np.asarray(rows[0]["curve_steps"])
             curves = np.asarray([r["curve_test"] for r in rows])
-            mean, std = curves.mean(0), curves.std(0)
-            style = "--" if arm.endswith("B/2") else "-"
-            ax.plot(steps, mean, style, color=f"C{color}", lw=1.5,
+            mean = curves.mean(0)
+            style = {"authors": ":"}.get(arm, "--" if arm.endswith("B/2")
+                                         else "-")
+            ax.plot(steps, mean, style, color=f"C{color}",
+                    lw=2.5 if arm == "fixed" else 1.5,
                     label=f"{arm} ({len(rows)} seeds)")
-            ax.fill_between(steps, mean - std, mean + std,
-                            color=f"C{color}", alpha=0.15, lw=0)
+            # The band: lowest to highest seed.
+            ax.fill_between(steps, curves.min(0), curves.max(0),
+                            color=f"C{color}", alpha=0.12, lw=0)
             lows.append(np.percentile(mean[len(mean) // 5:], 5))
+            highs.append(curves.max())
         if name == "mnist1d":
             ax.axhline(MNIST1D_TARGET, color="0.4", lw=0.8, ls=":")
         if lows:
-            ax.set_ylim(max(0.0, min(lows) - 0.03), None)
-        ax.set_title(f"{name}, {opt}")
+            ax.set_ylim(max(0.0, min(lows) - 0.03),
+                        min(1.0, max(highs) + 0.01))
+        ax.set_title(f"{name}, {opt}: test accuracy, mean over seeds "
+                     "(band: lowest to highest seed)", fontsize="medium")
         ax.set_xlabel("updates")
         ax.set_ylabel("test accuracy")
         ax.grid(alpha=0.3)
