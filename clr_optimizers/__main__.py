@@ -97,8 +97,9 @@ def _build_parser():
                            help="mnist1d, digits or all (default: all)")
     benchmark.add_argument("--optimizer", default="all",
                            help="sgd, adam or all (default: all)")
-    benchmark.add_argument("--seeds", type=_number, default=5,
-                           help="number of seeds, >= 1 (default: 5)")
+    benchmark.add_argument("--seeds", type=_number, default=None,
+                           help="number of seeds, >= 1 (default: 5, or 1 "
+                           "with --quick)")
     benchmark.add_argument("--quick", action="store_true",
                            help="tiny budgets: a smoke test of every arm "
                            "(about a minute; the numbers mean nothing)")
@@ -116,6 +117,8 @@ def _run_benchmark(parser, args):
                      f"--report-every={args.report_every}")
     from clr_optimizers import _benchmark
 
+    if args.seeds is None:
+        args.seeds = 1 if args.quick else 5
     try:
         _benchmark.check_arguments(args.dataset, args.optimizer, args.seeds,
                                    args.output)

@@ -120,3 +120,21 @@ def test_without_the_extra_it_names_the_pip_install(
     err = capsys.readouterr().err
     assert "needs mnist1d" in err
     assert "pip install 'clr_optimizers[benchmark]'" in err
+
+
+def test_cli_passes_its_options(monkeypatch, tmp_path, capsys):
+    calls = []
+
+    def fake(**kwargs):
+        calls.append(kwargs)
+        return {"summary": [], "rules": [], "seeds": kwargs["seeds"]}
+
+    monkeypatch.setattr(_benchmark, "run_benchmark", fake)
+    monkeypatch.setattr(_benchmark, "summary_markdown", lambda report: "")
+    assert main(["benchmark", "--quick", "-o", str(tmp_path)]) == 0
+    assert main(["benchmark", "--dataset", "digits", "--optimizer", "adam",
+                 "--seeds", "3", "-o", str(tmp_path)]) == 0
+    assert calls[0] == {"dataset": "all", "optimizer": "all", "seeds": 1,
+                        "quick": True, "output": str(tmp_path)}
+    assert calls[1] == {"dataset": "digits", "optimizer": "adam", "seeds": 3,
+                        "quick": False, "output": str(tmp_path)}
