@@ -45,7 +45,7 @@ class LRRangeTestResult:
             (see below); a pair of NaN where a rule finds nothing (the
             `"accuracy"` rule without an accuracy metric).
         suggested_max_lr: `max_lr` of the default rule, `DEFAULT_RULE`
-            (`"steepest"`).
+            (`"minimum"`).
         suggested_base_lr: `base_lr` of the default rule.
         validation: True when the losses and accuracies are those of the
             fixed held-out batch given as `validation_data`.
@@ -58,10 +58,10 @@ class LRRangeTestResult:
     the curves are first cut at the first non-finite loss, then the first
     tenth of the points and the last five are skipped):
 
-    - `"minimum"` (fastai): `max_lr` is a tenth of the rate at the smoothed
-      loss' minimum (the package's default until the benchmark). The loss
-      is lowest just before training diverges, so the minimum
-      overestimates the largest stable rate.
+    - `"minimum"` (fastai; the default): `max_lr` is a tenth of the rate
+      at the smoothed loss' minimum. The loss is lowest just before
+      training diverges, so the minimum itself overestimates the largest
+      stable rate.
     - `"valley"` (fastai's default): the middle of the longest falling
       stretch of the smoothed loss.
     - `"steepest"` (Lightning, torch-lr-finder, fastai's `steep`): the
@@ -71,10 +71,10 @@ class LRRangeTestResult:
       nine tenths (where it stops rising).
 
     The first three give one rate, `max_lr`, and `base_lr` is a quarter of
-    it (the paper: a third or a quarter). The default rule, `"steepest"`, is
-    the one that measured best in `python -m clr_optimizers benchmark`
-    (README, "Does it train better models?"). Look at `plot()`, which marks
-    every rule's rates, to judge them.
+    it (the paper: a third or a quarter). The default rule, `"minimum"`, is
+    the one that measured best in the rule comparison of `python -m
+    clr_optimizers benchmark` on 5 seeds (README, "The suggestion rules").
+    Look at `plot()`, which marks every rule's rates, to judge them.
     """
 
     RULES = RULES

@@ -15,7 +15,7 @@ base_lr to be 1/3 or 1/4 of max_lr").
 
 | rule | max_lr | source |
 |---|---|---|
-| `minimum` | rate at the lowest loss / 10 | fastai `minimum`; this package's earlier default |
+| `minimum` | rate at the lowest loss / 10 | fastai `minimum`; this package's default |
 | `valley` | middle of the longest falling stretch | fastai `valley` (fastai's default) |
 | `steepest` | steepest fall of the loss against log rate | Lightning `suggestion()`, torch-lr-finder, fastai `steep` |
 | `accuracy` | where the accuracy stops rising; base where it starts | Smith 2017, section 3.3 |
@@ -27,8 +27,9 @@ import numpy as np
 
 RULES = ("minimum", "valley", "steepest", "accuracy")
 # The rule behind `suggested_base_lr` and `suggested_max_lr`: the one that
-# measured best in `python -m clr_optimizers benchmark` (see README).
-DEFAULT_RULE = "steepest"
+# measured best in the rule comparison of `python -m clr_optimizers
+# benchmark` (all 5 seeds; see README, "The suggestion rules").
+DEFAULT_RULE = "minimum"
 # base_lr = max_lr / BASE_RATIO for the rules that find one rate.
 BASE_RATIO = 4.0
 # `minimum`: max_lr = (rate at the lowest loss) / MINIMUM_DIVISOR.

@@ -402,6 +402,23 @@ def test_suggestions_of_every_rule():
         result.suggest("fast")
 
 
+def test_the_suggested_pair_is_the_minimum_rule():
+    # The default rule is `minimum`, the one the benchmark's 5-seed rule
+    # comparison scored best. Losses after steps 0..23 (beta 0: no
+    # smoothing): falling 5.0 -> 1.0 over steps 0..19, then rising.
+    # trim(24) keeps indices 2..18 (a tenth, 2, at the start; 5 at the
+    # end), so the lowest loss looked at is step 18's, at the rate
+    # 0.1 * 18 / 23 (linear sweep 0 ... 0.1 over 24 steps): max_lr is a
+    # tenth of it, base_lr a quarter of that.
+    losses = [9.0] + list(np.linspace(5.0, 1.0, 20)) + [1.5, 3.0, 6.0, 9.0]
+    result = run_on_losses(losses, beta=0.0, divergence_factor=None)
+    assert co.LRRangeTestResult.DEFAULT_RULE == "minimum"
+    assert len(result.learning_rates) == 24
+    assert result.suggested_max_lr == pytest.approx(0.1 * 18 / 23 / 10)
+    assert result.suggested_base_lr == pytest.approx(0.1 * 18 / 23 / 40)
+    assert result.suggest() == result.suggest("minimum")
+
+
 def test_validation_data_gives_the_held_out_batch_loss_after_each_step():
     # Full-batch gradient descent on least squares, replayed in float64: the
     # i-th loss is the held-out batch's loss with the weights after step i.
