@@ -1,10 +1,13 @@
-"""`python -m clr_optimizers`: the demo, and the `plot` command.
+"""`python -m clr_optimizers`: the demo, and the `plot` and `benchmark`
+commands.
 
 ```
 python -m clr_optimizers [--updates N] [--report-every N]
 python -m clr_optimizers plot [--mode MODE] [--base-lr X] [--max-lr X]
     [--step-size N] [--gamma X] [--iterations N] [--decay X] [--compare]
     [-o FILE.png|FILE.svg]
+python -m clr_optimizers benchmark [--dataset mnist1d|digits|all]
+    [--optimizer sgd|adam|all] [--seeds N] [--quick] [-o DIR]
 ```
 """
 
@@ -34,14 +37,18 @@ def _build_parser():
         "RMSprop and Adam in each cyclical mode and print the applied rate "
         "beside the formula; exits with status 1 if they disagree. "
         "With `plot`: draw a schedule to a PNG or SVG file "
-        "(see `python -m clr_optimizers plot --help`).",
+        "(see `python -m clr_optimizers plot --help`). "
+        "With `benchmark`: train real models with a tuned fixed rate, "
+        "Keras's cosine decay and CLR from the range test, and compare "
+        "(see `python -m clr_optimizers benchmark --help`).",
     )
     parser.add_argument("--updates", type=int, default=None,
                         help="demo: updates per run (default: 6000)")
     parser.add_argument("--report-every", type=int, default=None,
                         help="demo: print every this many updates "
                         "(default: 1000)")
-    commands = parser.add_subparsers(dest="command", metavar="{plot}")
+    commands = parser.add_subparsers(dest="command",
+                                     metavar="{plot,benchmark}")
     plot = commands.add_parser(
         "plot",
         help="draw the learning rate of a cyclical optimizer to a file",
@@ -75,7 +82,60 @@ def _build_parser():
     plot.add_argument("-o", "--output", default="clr_schedule.png",
                       help="output file, .png or .svg "
                       "(default: clr_schedule.png)")
+    benchmark = commands.add_parser(
+        "benchmark",
+        help="measure CLR against tuned fixed rates on MNIST-1D and digits",
+        description="Train the MNIST-1D CNN and a digits MLP with SGD "
+        "(momentum 0.9) and Adam: a tuned fixed rate (grid search on "
+        "validation), Keras's CosineDecay with warmup, and triangular2 and "
+        "1cycle from lr_range_test's suggestions; writes runs.csv, "
+        "runs.json, summary.md and a PNG per data set to -o DIR. The "
+        "protocol is in clr_optimizers/_benchmark.py and the README. "
+        "Needs the benchmark extra: pip install 'clr_optimizers[benchmark]'.",
+    )
+    benchmark.add_argument("--dataset", default="all",
+                           help="mnist1d, digits or all (default: all)")
+    benchmark.add_argument("--optimizer", default="all",
+                           help="sgd, adam or all (default: all)")
+    benchmark.add_argument("--seeds", type=_number, default=None,
+                           help="number of seeds, >= 1 (default: 5, or 1 "
+                           "with --quick)")
+    benchmark.add_argument("--quick", action="store_true",
+                           help="tiny budgets: a smoke test of every arm "
+                           "(about a minute; the numbers mean nothing)")
+    benchmark.add_argument("-o", "--output", default="benchmark_results",
+                           help="output directory (default: "
+                           "benchmark_results)")
+    parser._benchmark_parser = benchmark
     return parser, plot
+
+
+def _run_benchmark(parser, args):
+    if args.updates is not None or args.report_every is not None:
+        parser.error("--updates and --report-every belong to the demo, not "
+                     f"to `benchmark`. Received: --updates={args.updates}, "
+                     f"--report-every={args.report_every}")
+    from clr_optimizers import _benchmark
+
+    if args.seeds is None:
+        args.seeds = 1 if args.quick else 5
+    try:
+        _benchmark.check_arguments(args.dataset, args.optimizer, args.seeds,
+                                   args.output)
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        _benchmark.require_benchmark_extra()
+    except ImportError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
+    report = _benchmark.run_benchmark(
+        dataset=args.dataset, optimizer=args.optimizer, seeds=args.seeds,
+        quick=args.quick, output=args.output,
+    )
+    print()
+    print(_benchmark.summary_markdown(report))
+    return 0
 
 
 def _run_demo(parser, args):
@@ -151,6 +211,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "plot":
         return _run_plot(plot_parser, args)
+    if args.command == "benchmark":
+        return _run_benchmark(parser._benchmark_parser, args)
     return _run_demo(parser, args)
 
 

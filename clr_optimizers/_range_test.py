@@ -12,13 +12,13 @@ from clr_optimizers._callback import check_backend
 from clr_optimizers._callback import override_learning_rate
 from clr_optimizers._callback import rate_owner
 from clr_optimizers._config import check_rate
+from clr_optimizers import _suggest
 
 SWEEPS = ("linear", "exponential")
 
-# `suggested_max_lr` is the rate at the smoothed loss' minimum divided by
-# this, and `suggested_base_lr` is `suggested_max_lr` divided by _BASE_RATIO.
-_MAX_LR_DIVISOR = 10.0
-_BASE_RATIO = 4.0
+# The suggestion rules (clr_optimizers/_suggest.py) and the default one.
+RULES = _suggest.RULES
+DEFAULT_RULE = _suggest.DEFAULT_RULE
 
 
 class LRRangeTestResult:
@@ -40,24 +40,45 @@ class LRRangeTestResult:
             or None.
         accuracy_name: The name of the accuracy metric in the logs, or None.
         min_loss_lr: The rate at which the smoothed loss is lowest.
-        suggested_max_lr: `min_loss_lr / 10`.
-        suggested_base_lr: `suggested_max_lr / 4`.
+        suggestions: dict of each rule's `(base_lr, max_lr)` pair, for the
+            rules `"minimum"`, `"valley"`, `"steepest"` and `"accuracy"`
+            (see below); a pair of NaN where a rule finds nothing (the
+            `"accuracy"` rule without an accuracy metric).
+        suggested_max_lr: `max_lr` of the default rule, `DEFAULT_RULE`
+            (`"minimum"`).
+        suggested_base_lr: `base_lr` of the default rule.
+        validation: True when the losses and accuracies are those of the
+            fixed held-out batch given as `validation_data`.
         diverged: True when the test stopped early because the smoothed loss
             rose above `divergence_factor` times its lowest value, or was
             not finite.
         sweep: `"linear"` or `"exponential"`.
 
-    The suggestion: the smoothed loss is lowest just before training
-    diverges, and divergence shows only some steps after the rate has passed
-    the largest stable rate, so the minimum overestimates that rate (on least
-    squares, where gradient descent is stable up to `2 / lambda` for the
-    largest Hessian eigenvalue `lambda`, the minimum fell between about 2
-    and 12 times `1 / lambda` in sweeps of 20 to 300 steps). One tenth of it
-    lies where the loss still falls fast and training is stable. `suggested_base_lr` is a quarter of that, a cycle
-    spanning a factor 4 (Smith's CIFAR-10 example, 0.001 to 0.006, spans a
-    factor 6). Section 3.3 of the paper reads the bounds off the curve: look
-    at `plot()` to judge them.
+    The rules (each a closed-form function in `clr_optimizers._suggest`;
+    the curves are first cut at the first non-finite loss, then the first
+    tenth of the points and the last five are skipped):
+
+    - `"minimum"` (fastai; the default): `max_lr` is a tenth of the rate
+      at the smoothed loss' minimum. The loss is lowest just before
+      training diverges, so the minimum itself overestimates the largest
+      stable rate.
+    - `"valley"` (fastai's default): the middle of the longest falling
+      stretch of the smoothed loss.
+    - `"steepest"` (Lightning, torch-lr-finder, fastai's `steep`): the
+      steepest fall of the smoothed loss against log rate.
+    - `"accuracy"` (Smith 2017, section 3.3): `base_lr` where the smoothed
+      accuracy has made a tenth of its rise, `max_lr` where it has made
+      nine tenths (where it stops rising).
+
+    The first three give one rate, `max_lr`, and `base_lr` is a quarter of
+    it (the paper: a third or a quarter). The default rule, `"minimum"`, is
+    the one that measured best in the rule comparison of `python -m
+    clr_optimizers benchmark` on 5 seeds (README, "The suggestion rules").
+    Look at `plot()`, which marks every rule's rates, to judge them.
     """
+
+    RULES = RULES
+    DEFAULT_RULE = DEFAULT_RULE
 
     def __init__(
         self,
@@ -69,6 +90,7 @@ class LRRangeTestResult:
         accuracy_name,
         diverged,
         sweep,
+        validation=False,
     ):
         self.learning_rates = np.asarray(learning_rates, dtype=np.float64)
         self.losses = np.asarray(losses, dtype=np.float64)
@@ -85,9 +107,21 @@ class LRRangeTestResult:
         else:
             best = None
             self.min_loss_lr = float("nan")
-        self.suggested_max_lr = self.min_loss_lr / _MAX_LR_DIVISOR
-        self.suggested_base_lr = self.suggested_max_lr / _BASE_RATIO
+        self.validation = bool(validation)
+        self.suggestions = _suggest.suggest_all(
+            self.learning_rates, self.losses, self.accuracies
+        )
+        self.suggested_base_lr, self.suggested_max_lr = self.suggestions[
+            DEFAULT_RULE
+        ]
         self._best_index = best
+
+    def suggest(self, rule=DEFAULT_RULE):
+        """The `(base_lr, max_lr)` pair of `rule`, one of `RULES`.
+
+        An unknown rule raises a ValueError that names the rules.
+        """
+        return self.suggestions[_suggest.check_rule(rule)]
 
     def __repr__(self):
         return (
@@ -134,18 +168,22 @@ class LRRangeTestResult:
                 self.learning_rates, smoothed, color="C0", lw=2,
                 label=f"{name}, smoothed",
             )
-            for rate, label, style in (
-                (self.suggested_base_lr, "suggested base_lr", ":"),
-                (self.suggested_max_lr, "suggested max_lr", "--"),
+            for color, (rule, (base, top)) in enumerate(
+                self.suggestions.items(), start=1
             ):
-                if math.isfinite(rate):
-                    ax.axvline(
-                        rate, color="C3", ls=style, lw=1,
-                        label=f"{label} = {rate:.3g}",
-                    )
+                default = " (default)" if rule == DEFAULT_RULE else ""
+                for rate, label, style in (
+                    (base, "base", ":"), (top, "max", "--"),
+                ):
+                    if math.isfinite(rate):
+                        ax.axvline(
+                            rate, color=f"C{color}", ls=style,
+                            lw=2 if default else 1,
+                            label=f"{rule}{default} {label} = {rate:.3g}",
+                        )
             ax.set_ylabel(name)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize="small")
+            ax.legend(fontsize="x-small")
         if self._best_index is not None:
             # Show the whole descent; clip the blow-up after the minimum.
             head = np.concatenate(
@@ -267,6 +305,7 @@ def lr_range_test(
     shuffle=True,
     seed=None,
     verbose=1,
+    validation_data=None,
 ):
     """The learning rate range test, to choose `base_lr` and `max_lr`.
 
@@ -319,6 +358,12 @@ def lr_range_test(
             Defaults to True.
         seed: Seed of the shuffling. Defaults to None.
         verbose: 0 (silent) or 1 (a `keras.utils.Progbar`). Defaults to `1`.
+        validation_data: None, or a fixed held-out batch `(x_val, y_val)` or
+            `(x_val, y_val, sample_weight)`: each step's loss and accuracy
+            are then those of this batch (`test_on_batch`), evaluated with
+            the weights just updated, as in the paper's figures (validation
+            accuracy), instead of the next training batch's. Defaults to
+            None.
 
     Returns:
         An `LRRangeTestResult`.
@@ -389,6 +434,15 @@ def lr_range_test(
         )
     if x is None:
         raise ValueError("`x` must hold the training data. Received: x=None")
+    if validation_data is not None and (
+        not isinstance(validation_data, (tuple, list))
+        or len(validation_data) not in (2, 3)
+    ):
+        raise ValueError(
+            "`validation_data` must be None or a tuple `(x_val, y_val)` or "
+            "`(x_val, y_val, sample_weight)`. Received: "
+            f"validation_data={validation_data!r}"
+        )
     if _is_array_data(x):
         if batch_size is None:
             batch_size = 32
@@ -453,14 +507,24 @@ def lr_range_test(
         batch = first
         # Step i applies rates[i]; the loss after it is the loss of the
         # forward pass of step i + 1, so one more step measures the last.
+        # With validation_data, the held-out batch is evaluated before step
+        # i + 1, with the weights step i left.
         for i in range(steps + 1):
-            rate_variable.assign(rates[i] if i < steps else 0.0)
             # Per-batch metrics: Keras before 3.12 does not reset them in
-            # train_on_batch.
-            model.reset_metrics()
-            logs = model.train_on_batch(*batch, return_dict=True)
+            # train_on_batch and test_on_batch.
+            if validation_data is not None and i > 0:
+                model.reset_metrics()
+                held_out = model.test_on_batch(
+                    *validation_data, return_dict=True
+                )
+            if i < steps or validation_data is None:
+                rate_variable.assign(rates[i] if i < steps else 0.0)
+                model.reset_metrics()
+                logs = model.train_on_batch(*batch, return_dict=True)
             if i < steps:
                 batch = next(batches)
+            if validation_data is not None and i > 0:
+                logs = held_out
             if i == 0:
                 if accuracy_name is None:
                     accuracy_name = _accuracy_key(logs)
@@ -510,6 +574,7 @@ def lr_range_test(
         accuracy_name=accuracy_name,
         diverged=diverged,
         sweep=sweep,
+        validation=validation_data is not None,
     )
     _warn_if_inconclusive(result)
     return result

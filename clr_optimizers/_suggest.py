@@ -1,0 +1,239 @@
+"""Rules that turn a range test's curves into a (base_lr, max_lr) pair.
+
+Each rule is a small closed-form function of NumPy arrays: the learning
+rates of the sweep (increasing), the smoothed losses and, for the paper's
+rule, the smoothed accuracies. `suggest` trims the curves the same way for
+every rule before the rule looks at them (`trim`): everything from the first non-finite loss on
+is dropped (the sweep has diverged there), then the first tenth of the points
+and the last five are skipped (fastai's `lr_find` skips the same: the start
+is dominated by the moving average's warm-up, the end by the blow-up), as
+far as at least three points remain.
+
+The rules that find one rate (`minimum`, `valley`, `steepest`) use it as
+`max_lr` and a quarter of it as `base_lr` (Smith 2017, section 3.3: "set
+base_lr to be 1/3 or 1/4 of max_lr").
+
+| rule | max_lr | source |
+|---|---|---|
+| `minimum` | rate at the lowest loss / 10 | fastai `minimum`; this package's default |
+| `valley` | middle of the longest falling stretch | fastai `valley` (fastai's default) |
+| `steepest` | steepest fall of the loss against log rate | Lightning `suggestion()`, torch-lr-finder, fastai `steep` |
+| `accuracy` | where the accuracy stops rising; base where it starts | Smith 2017, section 3.3 |
+"""
+
+import math
+
+import numpy as np
+
+RULES = ("minimum", "valley", "steepest", "accuracy")
+# The rule behind `suggested_base_lr` and `suggested_max_lr`: the one that
+# measured best in the rule comparison of `python -m clr_optimizers
+# benchmark` (all 5 seeds; see README, "The suggestion rules").
+DEFAULT_RULE = "minimum"
+# base_lr = max_lr / BASE_RATIO for the rules that find one rate.
+BASE_RATIO = 4.0
+# `minimum`: max_lr = (rate at the lowest loss) / MINIMUM_DIVISOR.
+MINIMUM_DIVISOR = 10.0
+# `accuracy`: base where the accuracy has made ACCURACY_START of its rise,
+# max where it has made ACCURACY_STOP of it.
+ACCURACY_START = 0.1
+ACCURACY_STOP = 0.9
+
+
+def check_rule(rule, name="rule"):
+    """`rule` if it is one of RULES; otherwise a ValueError naming them."""
+    if not isinstance(rule, str) or rule not in RULES:
+        raise ValueError(
+            f"`{name}` must be one of {', '.join(repr(r) for r in RULES)}. "
+            f"Received: {name}={rule!r}"
+        )
+    return rule
+
+
+def finite_prefix(losses):
+    """The number of leading finite values: the curve before it diverged.
+
+    >>> finite_prefix(np.array([3.0, 2.0, np.nan, 1.0]))
+    2
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(losses))
+    return int(bad[0]) if bad.size else len(losses)
+
+
+def trim(n, finite=None, skip_start=None, skip_end=5, minimum=3):
+    """The slice of a curve of `n` points that the rules look at.
+
+    Drops everything from index `finite` on (the first non-finite loss),
+    then `skip_start` points at the start (default: a tenth, `n // 10`) and
+    `skip_end` at the end, each reduced as far as needed to keep `minimum`
+    points. Returns `slice(start, stop)`.
+
+    >>> trim(100)
+    slice(10, 95, None)
+    >>> trim(100, finite=40)
+    slice(10, 35, None)
+    >>> trim(6)
+    slice(0, 3, None)
+    """
+    stop = n if finite is None else min(n, int(finite))
+    start = n // 10 if skip_start is None else int(skip_start)
+    end = int(skip_end)
+    while stop - start - end < minimum and (start > 0 or end > 0):
+        if end >= start and end > 0:
+            end -= 1
+        else:
+            start -= 1
+    return slice(start, max(start, stop - end))
+
+
+def _arrays(*curves):
+    return tuple(np.asarray(c, dtype=np.float64) for c in curves)
+
+
+def _pair(max_lr):
+    max_lr = float(max_lr)
+    return max_lr / BASE_RATIO, max_lr
+
+
+_NAN_PAIR = (math.nan, math.nan)
+
+
+def minimum(learning_rates, losses):
+    """`max_lr` = (rate at the lowest smoothed loss) / 10; base a quarter.
+
+    fastai `lr_find` suggestion `minimum`
+    (fastai/callback/schedule.py: `lrs[argmin(losses)] / 10`): the loss is
+    lowest just before training diverges, so a tenth of that rate is where
+    the loss still falls fast and training is stable.
+
+    >>> lrs = np.array([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    >>> minimum(lrs, [2.0, 1.5, 1.0, 0.5, 3.0])
+    (0.0025, 0.01)
+    """
+    lrs, losses = _arrays(learning_rates, losses)
+    if not len(losses):
+        return _NAN_PAIR
+    return _pair(lrs[int(np.argmin(losses))] / MINIMUM_DIVISOR)
+
+
+def valley(learning_rates, losses):
+    """`max_lr` in the middle of the longest falling stretch; base a quarter.
+
+    fastai `lr_find` suggestion `valley`, its default (fastai/callback/
+    schedule.py): the longest strictly decreasing subsequence of the loss,
+    from index `start` to `end`; the rate at
+    `start + int((end - start) / 3) + int((end - start) / 6)`, about half
+    way down it.
+
+    >>> lrs = 10.0 ** np.arange(-6, 1)       # 1e-6 ... 1
+    >>> valley(lrs, [5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 9.0])
+    (2.5e-05, 0.0001)
+    """
+    lrs, losses = _arrays(learning_rates, losses)
+    n = len(losses)
+    if not n:
+        return _NAN_PAIR
+    # lds[i]: length of the longest decreasing subsequence ending at i.
+    lds = np.ones(n, dtype=np.int64)
+    max_start = max_end = 0
+    for i in range(1, n):
+        for j in range(i):
+            if losses[i] < losses[j] and lds[i] < lds[j] + 1:
+                lds[i] = lds[j] + 1
+        if lds[max_end] < lds[i]:
+            max_end = i
+            max_start = max_end - int(lds[max_end])
+    sections = (max_end - max_start) / 3
+    index = max_start + int(sections) + int(sections / 2)
+    return _pair(lrs[min(max(index, 0), n - 1)])
+
+
+def steepest(learning_rates, losses):
+    """`max_lr` where the loss falls fastest against log rate; base a quarter.
+
+    Lightning's `_LRFinder.suggestion()` and torch-lr-finder
+    (`np.gradient(losses).argmin()`) and fastai's `steep`: the rate at the
+    most negative slope `d loss / d log(rate)`, by central differences
+    (`np.gradient`). With an exponential sweep this is the same point as the
+    slope against the step number that those libraries take.
+
+    >>> lrs = 10.0 ** np.arange(-5, 1)       # 1e-5 ... 1
+    >>> steepest(lrs, [3.0, 2.9, 2.0, 1.2, 1.1, 5.0])
+    (0.00025, 0.001)
+    """
+    lrs, losses = _arrays(learning_rates, losses)
+    positive = lrs > 0  # A linear sweep may start at 0: no log there.
+    lrs, losses = lrs[positive], losses[positive]
+    n = len(losses)
+    if n < 2:
+        return _pair(lrs[0]) if n else _NAN_PAIR
+    log_lrs = np.log(lrs)
+    if not np.all(np.diff(log_lrs) > 0):
+        return _pair(lrs[int(np.argmin(np.diff(losses)))])
+    slope = np.gradient(losses, log_lrs)
+    return _pair(lrs[int(np.argmin(slope))])
+
+
+def accuracy(learning_rates, losses, accuracies):
+    """Smith 2017, section 3.3: base where accuracy starts to rise, max where
+    it stops rising.
+
+    "Note the learning rate value when the accuracy starts to increase and
+    when the accuracy slows, becomes ragged, or starts to fall." In closed
+    form, on the smoothed accuracy `a` over the trimmed sweep (cut where the
+    loss stops being finite): with `a0 = a[0]` and `peak = max(a)`,
+    `base_lr` is the first rate where `a >= a0 + 0.1 * (peak - a0)` and
+    `max_lr` the first where `a >= a0 + 0.9 * (peak - a0)`. NaN when there
+    is no accuracy, or it never rises.
+
+    >>> lrs = 10.0 ** np.arange(-5, 1)       # 1e-5 ... 1
+    >>> accuracy(lrs, [1.0] * 6, [0.1, 0.1, 0.3, 0.8, 0.9, 0.2])
+    (0.001, 0.1)
+    """
+    if accuracies is None:
+        return _NAN_PAIR
+    lrs, acc = _arrays(learning_rates, accuracies)
+    if not len(acc):
+        return _NAN_PAIR
+    start, peak = acc[0], acc.max()
+    if not peak > start:
+        return _NAN_PAIR
+    rise = peak - start
+    base = lrs[int(np.argmax(acc >= start + ACCURACY_START * rise))]
+    top = lrs[int(np.argmax(acc >= start + ACCURACY_STOP * rise))]
+    return float(base), float(top)
+
+
+def suggest(rule, learning_rates, losses, accuracies=None):
+    """The (base_lr, max_lr) pair of `rule`, one of RULES, from a whole sweep.
+
+    The curves are first cut where the loss (or the accuracy) stops being
+    finite and trimmed by `trim`; the rule sees what remains. A pair of NaN
+    when nothing remains (or, for `accuracy`, there is no accuracy or it
+    never rises).
+    """
+    check_rule(rule)
+    lrs, losses = _arrays(learning_rates, losses)
+    finite = finite_prefix(losses)
+    if accuracies is not None:
+        accuracies = np.asarray(accuracies, dtype=np.float64)
+        if rule == "accuracy":
+            finite = min(finite, finite_prefix(accuracies))
+    window = trim(len(losses), finite)
+    lrs, losses = lrs[window], losses[window]
+    if rule == "accuracy":
+        return accuracy(
+            lrs, losses, None if accuracies is None else accuracies[window]
+        )
+    return {"minimum": minimum, "valley": valley, "steepest": steepest}[rule](
+        lrs, losses
+    )
+
+
+def suggest_all(learning_rates, losses, accuracies=None):
+    """Every rule's (base_lr, max_lr) pair, as a dict keyed by rule."""
+    return {
+        rule: suggest(rule, learning_rates, losses, accuracies)
+        for rule in RULES
+    }
