@@ -77,7 +77,7 @@ accuracy; wall time per run; tuning cost.
 Verdict of each CLR arm against `fixed` on final test accuracy: `won` when
 the difference of the means exceeds twice its standard error
 (sqrt(s1^2/n1 + s2^2/n2)), `lost` when it falls short of minus twice that,
-`tied` otherwise. Goal (issue #8, item 5), per data set, optimizer and
+`tied` otherwise. Goal, per data set, optimizer and
 policy: met when the B/2 run ends with mean final validation accuracy at or
 above the target and mean final test accuracy at or above `fixed`'s, or
 the full run's mean validation curve reaches the target within B/2 updates
