@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from conftest import BACKEND
 from conftest import FAR
 from conftest import assert_rel
 from conftest import tensor
@@ -334,3 +335,22 @@ def test_reduce_lr_on_plateau_sets_the_base_from_the_cyclic_rate():
     # Epoch 1 sets the best; epoch 2 plateaus: base = 0.5 * the cyclic rate read.
     assert_rel(opt.lr, 0.5 * seen[1], rtol=1e-6)
     assert float(opt.max_lr) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("name", KERAS_NAMES)
+def test_built_over_the_class_keras_instantiates(name):
+    # On PyTorch, Keras swaps SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta,
+    # Adamax, Nadam and Lion for fused multi-tensor subclasses, but only when
+    # constructing exactly the Keras class: the cyclical class must be built
+    # over that subclass to keep the fused update.
+    keras_class = getattr(keras.optimizers, name)
+    instantiated = type(keras_class(learning_rate=0.01))
+    opt = getattr(co, name)(learning_rate=0.01, clr=clr_dict("triangular"))
+    assert isinstance(opt, keras_class)
+    assert isinstance(opt, instantiated)
+    if BACKEND == "torch" and name in (
+        "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax",
+        "Nadam", "Lion",
+    ):
+        assert instantiated is not keras_class
+        assert hasattr(opt, "_parallel_update_step")
