@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import assert_rel
 from conftest import seed_formula
@@ -61,3 +62,40 @@ def test_import_leaves_tensorflow_out_under_other_backends(backend):
     result = json.loads(out.stdout)
     assert result == {"backend": backend, "tf": []}
 
+
+
+def test_jax_data_parallel_matches_one_device():
+    # keras.distribution.DataParallel over 2 host devices: the same rates,
+    # counters and weights as one device with the same global batch.
+    tests_dir = str(Path(__file__).parent)
+    root = str(Path(__file__).parent.parent)
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+           "PYTHONPATH": os.pathsep.join([tests_dir, root, os.environ.get("PYTHONPATH", "")])}
+    script = Path(__file__).parent / "scripts" / "jax_data_parallel.py"
+    out = subprocess.run([sys.executable, str(script)], capture_output=True,
+                         text=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout)
+    single, parallel = result["single"], result["data_parallel"]
+    assert parallel["devices"] == parallel["weight_devices"] == 2
+    assert parallel["clr_devices"] == 2  # replicated on both
+    # 8 updates an epoch, triangular2 with step size 3 from 0.01 to 0.05.
+    rate = lambda n: seed_formula(n, 0.01, 0.05, 3, "triangular2")  # noqa: E731
+    for run in (single, parallel):
+        assert run["clr_iterations"] == run["iterations"] == 24
+        assert_rel(run["epoch_end_rates"], [rate(7), rate(15), rate(23)])
+        assert_rel(run["next_rate"], rate(24))
+    assert_rel(parallel["epoch_end_rates"], single["epoch_end_rates"], rtol=1e-5)
+    for a, b in zip(parallel["weights"], single["weights"]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    # stateless_apply carries the cycle's variables (eager and jitted); the
+    # Keras variables stay as they were.
+    expected = [seed_formula(n, 0.01, 0.05, 4) for n in range(6)]
+    for key in ("stateless", "stateless_jit"):
+        case = result[key]
+        assert_rel(case["rates"], expected, rtol=1e-5)
+        assert case["carried"]["clr_iterations"] == 6
+        assert case["carried"]["held_updates"] == 0
+        assert_rel(case["carried"]["current_lr"], expected[-1])
+        assert case["variable_clr_iterations"] == 0
