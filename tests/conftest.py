@@ -77,6 +77,18 @@ JIT_COMPILE = [
 ]
 
 
+def synced(model):
+    """`model`, its variables up to date in a callback during `fit`.
+
+    JAX's trainer carries the state between steps and writes it back to the
+    variables only at the end of an epoch, unless a callback asks for it, as
+    this does.
+    """
+    if BACKEND == "jax":
+        model.jax_state_sync()
+    return model
+
+
 def tensor(value):
     """A backend tensor: PyTorch's fused optimizers take no NumPy arrays."""
     return keras.ops.convert_to_tensor(value)

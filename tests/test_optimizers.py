@@ -10,6 +10,7 @@ from conftest import tensor
 from conftest import seed_data
 from conftest import seed_formula
 from conftest import seed_model
+from conftest import synced
 from keras import ops
 
 import clr_optimizers as co
@@ -97,7 +98,7 @@ def test_sgd_step_is_minus_rate_times_gradient_in_fit():
     model.compile(opt, loss=lambda y_true, y_pred: ops.mean(y_pred))
     kernels = []
     record = keras.callbacks.LambdaCallback(
-        on_train_batch_begin=lambda b, logs: kernels.append(float(model.weights[0].numpy()[0, 0]))
+        on_train_batch_begin=lambda b, logs: kernels.append(float(synced(model).weights[0].numpy()[0, 0]))
     )
     x = np.ones((n_steps, 1), "float32")
     model.fit(x, x, batch_size=1, epochs=1, shuffle=False, verbose=0, callbacks=[record])
@@ -246,7 +247,7 @@ def test_callbacks_read_the_cyclic_rate_in_fit():
     seen = []
     cb = keras.callbacks.LambdaCallback(
         on_train_batch_begin=lambda b, logs: seen.append(
-            (int(opt.clr_iterations), float(opt.learning_rate)))
+            (int(synced(model).optimizer.clr_iterations), float(opt.learning_rate)))
     )
     model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[cb])
     assert [n for n, _ in seen] == list(range(16))
