@@ -19,6 +19,8 @@ import math
 import keras
 import numpy as np
 from keras import ops
+from keras.src.backend.common.stateless_scope import in_stateless_scope
+from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 
 from clr_optimizers._policy import one_cycle_phase_ends
 
@@ -189,9 +191,6 @@ class TorchScalars:
 
     def available(self):
         """Whether the eager host path may be used now."""
-        from keras.src.backend.common.stateless_scope import in_stateless_scope
-        from keras.src.backend.common.symbolic_scope import in_symbolic_scope
-
         return not (
             in_stateless_scope()
             or in_symbolic_scope()

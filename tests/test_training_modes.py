@@ -192,6 +192,20 @@ def test_gradient_accumulation_advances_once_per_applied_update(jit_compile):
     )
 
 
+def test_decay_with_gradient_accumulation_counts_applied_updates():
+    # Decay divides the base by 1 + decay * k, k the applied updates (not
+    # the micro-batches).
+    accumulation, decay, n = 4, 0.25, 32
+    model, opt = fit_recorder(
+        n, False, gradient_accumulation_steps=accumulation, decay=decay
+    )
+    per_update = [
+        seed_formula(k, BASE / (1 + decay * k), PEAK, STEP, "triangular2")
+        for k in range(n // accumulation)
+    ]
+    assert_rel(recorded_rates(model), np.repeat(per_update, accumulation) / accumulation)
+
+
 @NOT_TORCH
 def test_gradient_accumulation_with_steps_per_execution():
     model, opt = fit_recorder(
