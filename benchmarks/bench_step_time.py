@@ -21,10 +21,16 @@ Cases:
 * ``deep``: an MLP with 60 hidden Dense layers of 32 units plus the output
   layer (122 trainable variables, printed), AdamW(weight_decay=0.01).
 
+The backend is Keras's, from ``KERAS_BACKEND``, each in its normal mode:
+``jit_compile=False`` on TensorFlow (so that the result does not depend on
+whether Keras would choose XLA on the machine), ``jit_compile=True`` on JAX
+(what Keras's ``"auto"`` picks there; without it JAX runs the step
+un-jitted), and PyTorch eager (Keras's default there; ``jit_compile=True``
+would be ``torch.compile``). ``--jit-compile`` or ``--no-jit-compile``
+overrides it for every variant.
+
 Each variant's model is compiled once (``steps_per_execution=1``, the default,
-so the callback runs before every update; ``jit_compile=False`` unless
-``--jit-compile`` is given, so that the result does not depend on whether
-Keras would choose XLA on the machine) and warmed up with one epoch, so
+so the callback runs before every update) and warmed up with one epoch, so
 tracing and compilation are excluded. Then ``--repeats`` rounds follow; in
 each round every variant runs ``fit(..., epochs=1, verbose=0)`` for
 ``--steps`` steps, the variants taking turns round-robin (the order rotates
@@ -51,10 +57,12 @@ Defaults: 9 rounds; 600 steps per run for ``small``, 250 for ``deep``; about
 1.5 minutes on 2 CPU cores. Rerun (from the repository root)::
 
     PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 python benchmarks/bench_step_time.py
+    KERAS_BACKEND=jax PYTHONPATH=. python benchmarks/bench_step_time.py
+    KERAS_BACKEND=torch PYTHONPATH=. python benchmarks/bench_step_time.py
 
 Options: ``--repeats``, ``--steps``, ``--case {small,deep,all}``,
-``--batch-size``, ``--jit-compile`` (XLA for every variant), ``--threads``
-(TensorFlow's thread pools), ``--check``, and ``--quick`` for a short smoke
+``--batch-size``, ``--jit-compile``/``--no-jit-compile``, ``--threads``
+(TensorFlow's thread pools, TensorFlow only), ``--check``, and ``--quick`` for a short smoke
 run. Progress goes to stderr, the table to stdout.
 """
 
@@ -81,6 +89,8 @@ MODE = "triangular"
 N_FEATURES = 32
 WIDTH = 32
 VARIANTS = ("plain", "clr", "callback")
+# Each backend's normal mode: see the module docstring.
+DEFAULT_JIT_COMPILE = {"tensorflow": False, "jax": True, "torch": False}
 
 CASES = {
     "small": {"hidden_layers": 2, "optimizer": "SGD", "options": {}},
@@ -323,13 +333,14 @@ def format_table(results):
         The table as a string.
     """
     lines = [
-        "| case | optimizer | variables | plain ms/step | CLR ms/step "
-        "| callback ms/step | CLR/plain | callback/plain |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| backend | case | optimizer | variables | plain ms/step "
+        "| CLR ms/step | callback ms/step | CLR/plain | callback/plain |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
+    backend = keras.backend.backend()
     for r in results:
         lines.append(
-            f"| {r['case']} | {r['optimizer']} | {r['variables']} "
+            f"| {backend} | {r['case']} | {r['optimizer']} | {r['variables']} "
             f"| {r['ms']['plain']:.3f} | {r['ms']['clr']:.3f} "
             f"| {r['ms']['callback']:.3f} | {r['clr_ratio']:.3f} "
             f"| {r['callback_ratio']:.3f} |"
@@ -370,8 +381,9 @@ def parse_args(argv=None):
         help="samples per step (default: 32)",
     )
     parser.add_argument(
-        "--jit-compile", action="store_true",
-        help="compile every variant with jit_compile=True (XLA)",
+        "--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+        help="jit_compile for every variant (default: the backend's normal "
+        "mode: False on TensorFlow and PyTorch, True on JAX)",
     )
     parser.add_argument(
         "--threads", type=int, default=0,
@@ -410,7 +422,10 @@ def main(argv=None):
         The exit status.
     """
     args = parse_args(argv)
-    if args.threads:
+    backend = keras.backend.backend()
+    if args.jit_compile is None:
+        args.jit_compile = DEFAULT_JIT_COMPILE.get(backend, False)
+    if args.threads and backend == "tensorflow":
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)

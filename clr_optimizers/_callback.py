@@ -15,25 +15,15 @@ from clr_optimizers._mixin import CyclicalLearningRateMixin
 from clr_optimizers._policy import _compute_dtype
 from clr_optimizers._policy import check_mode
 from clr_optimizers._policy import cyclical_learning_rate
+from clr_optimizers._trainer_state import constants_are_traced
+from clr_optimizers._trainer_state import optimizer_iterations
+from clr_optimizers._trainer_state import retrace
 
 SCALE_MODES = ("cycle", "iterations")
 
 # Name of the optimizer method that every read of the learning rate goes
 # through (`optimizer.learning_rate`, `update_step`, weight decay).
 _RATE_METHOD = "_get_current_learning_rate"
-
-
-def check_backend(name):
-    """Raises unless the backend can read the rate's variables in-graph."""
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise NotImplementedError(
-            f"`{name}` needs the TensorFlow backend: it computes the "
-            "learning rate in the training graph from variables the "
-            "optimizer does not track, which other backends would read as "
-            "constants. The optimizers of clr_optimizers (`clr=...`) work "
-            f"on every backend. Received: backend={backend!r}"
-        )
 
 
 def rate_owner(optimizer, name):
@@ -218,6 +208,8 @@ class CyclicLR(keras.callbacks.Callback):
         self._table = None
         self._table_start = self._variable(0, "scale_table_start", "int64")
         self._table_key = None
+        self._table_reach = 0
+        self._traced = None
         self._scale_cache = {}
         self._optimizer = None
         self._attached_model = None
@@ -283,7 +275,7 @@ class CyclicLR(keras.callbacks.Callback):
         """Updates applied in the current cycle (assignable)."""
         if self._optimizer is None:
             return self._saved_count
-        iterations = int(ops.convert_to_numpy(self._optimizer.iterations))
+        iterations = optimizer_iterations(self._attached_model, self._optimizer)
         return max(iterations - int(ops.convert_to_numpy(self._offset)), 0)
 
     @clr_iterations.setter
@@ -299,7 +291,9 @@ class CyclicLR(keras.callbacks.Callback):
             )
         self._saved_count = int(value)
         if self._optimizer is not None:
-            iterations = int(ops.convert_to_numpy(self._optimizer.iterations))
+            iterations = optimizer_iterations(
+                self._attached_model, self._optimizer
+            )
             self._offset.assign(iterations - self._saved_count)
             self._sync_optimizer()
 
@@ -419,12 +413,19 @@ class CyclicLR(keras.callbacks.Callback):
             return
         count = self.clr_iterations
         step_size = self.step_size
-        if self._table_key == (count, step_size):
-            return
         length = self._table.shape[0]
         first = self._argument(count, step_size)
-        # An execution applies at most steps_per_execution = length - 1
-        # updates, so the updates up to count + length - 1 can be reached.
+        # The next execution reaches the updates count ... count + reach.
+        needed = self._argument(count + self._table_reach, step_size)
+        if (
+            self._table_key is not None
+            and self._table_key[1] == step_size
+            and self._table_key[0] <= first
+            and needed <= self._table_key[2]
+        ):
+            return
+        # The table holds scale_fn at first, first + 1, ..., for the updates
+        # up to count + length - 1.
         last = self._argument(count + length - 1, step_size)
         self._scale_cache = {
             a: v for a, v in self._scale_cache.items() if first <= a <= last
@@ -433,7 +434,7 @@ class CyclicLR(keras.callbacks.Callback):
         values += [values[-1]] * (length - len(values))
         self._table.assign(np.asarray(values, dtype=np.float64))
         self._table_start.assign(first)
-        self._table_key = (count, step_size)
+        self._table_key = (first, step_size, last)
 
     def _sync_optimizer(self):
         """Refreshes the table and the optimizer's learning rate variable."""
@@ -444,12 +445,32 @@ class CyclicLR(keras.callbacks.Callback):
         self._optimizer._learning_rate.assign(
             self._host_rate(self.clr_iterations)
         )
+        self._retrace_if_changed()
+
+    def _settings(self):
+        """The values the training step reads from the callback's variables."""
+        return (
+            self.base_lr,
+            self.max_lr,
+            self.step_size,
+            int(ops.convert_to_numpy(self._offset)),
+            self._table_key,
+        )
+
+    def _retrace_if_changed(self):
+        # JAX's compiled step reads the callback's variables as constants:
+        # recompile it when they change (see `_trainer_state`).
+        if self._attached_model is None or not constants_are_traced():
+            return
+        settings = self._settings()
+        if settings != self._traced:
+            retrace(self._attached_model)
+            self._traced = settings
 
     # Attaching to the model's optimizer.
 
     def _attach(self):
         name = type(self).__name__
-        check_backend(name)
         optimizer = rate_owner(getattr(self.model, "optimizer", None), name)
         if isinstance(optimizer, CyclicalLearningRateMixin) and (
             optimizer.clr is not None or optimizer.decay
@@ -479,11 +500,17 @@ class CyclicLR(keras.callbacks.Callback):
         self._optimizer = optimizer
         self._attached_model = self.model
         try:
-            iterations = int(ops.convert_to_numpy(optimizer.iterations))
+            iterations = optimizer_iterations(self.model, optimizer)
             self._offset.assign(iterations - self._saved_count)
             if self._scale_fn is not None:
-                length = int(getattr(self.model, "steps_per_execution", 1))
-                length += 1
+                reach = int(getattr(self.model, "steps_per_execution", 1))
+                length = reach + 1
+                if constants_are_traced():
+                    # The table is a constant of the compiled step: fill it
+                    # for every update this fit can apply.
+                    length = self._updates_in_fit(name) + 1
+                self._table_reach = reach
+                self._table_key = None
                 if self._table is None or self._table.shape[0] != length:
                     self._table = self._variable(
                         np.ones(length), "scale_table", _compute_dtype()
@@ -497,6 +524,21 @@ class CyclicLR(keras.callbacks.Callback):
             raise
         # A train function traced before read the optimizer's own rate.
         self.model.make_train_function(force=True)
+        self._traced = self._settings()
+
+    def _updates_in_fit(self, name):
+        params = self.params or {}
+        epochs, steps = params.get("epochs"), params.get("steps")
+        if not epochs or not steps:
+            raise ValueError(
+                f"`{name}` with a custom `scale_fn` on the JAX backend "
+                "evaluates scale_fn for every update of the fit before it "
+                "starts (JAX compiles the step with the values in it), so it "
+                "needs the number of steps: pass arrays, or `steps_per_epoch`"
+                " with a dataset or generator. "
+                f"Received: epochs={epochs!r}, steps={steps!r}"
+            )
+        return int(epochs) * int(steps)
 
     def _detach(self):
         if self._optimizer is None:
@@ -518,6 +560,7 @@ class CyclicLR(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         self._batch_begin = batch
         self._fill_table()
+        self._retrace_if_changed()
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}

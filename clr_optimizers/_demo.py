@@ -54,8 +54,10 @@ def run_demo(updates=6000, report_every=1000, optimizers=DEMO_OPTIMIZERS,
             keras.utils.set_random_seed(0)
             model = seed_model()
             optimizer = getattr(co, name)(learning_rate=BASE_LR, clr=clr)
+            # PyTorch takes one step per execution only.
             model.compile(optimizer, "binary_crossentropy",
-                          steps_per_execution=50)
+                          steps_per_execution=1
+                          if keras.backend.backend() == "torch" else 50)
 
             def reference(n, mode=mode, gamma=gamma):
                 return float(co.reference_learning_rate(

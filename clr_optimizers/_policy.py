@@ -38,6 +38,12 @@ def _as_integer_tensor(value):
     return ops.cast(ops.floor(value), keras.backend.standardize_dtype("int"))
 
 
+def _floor_divide(a, b):
+    # The tensors' own `//`: Keras 3.15's PyTorch `ops.floor_divide` (and
+    # `ops.minimum`) return int32 for int64 operands, which wraps past 2**31.
+    return a // b
+
+
 def cycle_fraction(
     iteration,
     step_size,
@@ -86,11 +92,11 @@ def cycle_fraction(
         height = (leg - from_peak) / leg
         depth = from_peak / leg
         if mode == "triangular2" or (scale_fn is not None and scale_mode == "cycle"):
-            cycle_index = ops.floor_divide(n, period)
+            cycle_index = _floor_divide(n, period)
     else:
         down = ops.cast(step_size_down, n.dtype)
         period = up + down
-        cycle_index = ops.floor_divide(n, period)
+        cycle_index = _floor_divide(n, period)
         position = n - cycle_index * period
         rising = ops.less(position, up)
         leg = ops.cast(ops.where(rising, up, down), dtype)
@@ -232,7 +238,8 @@ def one_cycle_value(
     dtype = _compute_dtype()
     ends = one_cycle_phase_ends(total_steps, pct_start, three_phase)
     n = _as_integer_tensor(iteration)
-    step = ops.cast(ops.minimum(n, ops.cast(total_steps - 1, n.dtype)), dtype)
+    last = ops.cast(total_steps - 1, n.dtype)
+    step = ops.cast(ops.where(ops.less(n, last), n, last), dtype)
     result = None
     start = 0.0
     for i in reversed(range(len(ends))):

@@ -8,7 +8,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from clr_optimizers._callback import check_backend
 from clr_optimizers._callback import override_learning_rate
 from clr_optimizers._callback import rate_owner
 from clr_optimizers._config import check_rate
@@ -261,6 +260,16 @@ def _array_batches(x, y, sample_weight, batch_size, shuffle, seed):
             )
 
 
+def _native(batch):
+    """A batch for this backend: JAX and PyTorch take NumPy arrays where a
+    `tf.data.Dataset` yields TensorFlow tensors."""
+    if keras.backend.backend() == "tensorflow":
+        return batch
+    return keras.tree.map_structure(
+        lambda t: t if t is None else np.asarray(t), batch
+    )
+
+
 def _dataset_batches(dataset):
     """Batches of an iterable, restarted when exhausted if it can be."""
     while True:
@@ -269,9 +278,9 @@ def _dataset_batches(dataset):
         for element in iterator:
             empty = False
             if isinstance(element, tuple):
-                yield keras.utils.unpack_x_y_sample_weight(element)
+                yield _native(keras.utils.unpack_x_y_sample_weight(element))
             else:
-                yield element, None, None
+                yield _native((element, None, None))
         if empty or iterator is dataset:
             raise ValueError(
                 "The data ran out before the range test finished: pass more "
@@ -382,7 +391,6 @@ def lr_range_test(
     ...     step_size=2000,
     ... )
     """
-    check_backend("lr_range_test")
     if not isinstance(model, keras.Model):
         raise TypeError(
             f"`model` must be a keras.Model. Received: model={model!r}"
@@ -466,9 +474,13 @@ def lr_range_test(
         rates = min_lr + (max_lr - min_lr) * fraction
     else:
         rates = min_lr * (max_lr / min_lr) ** fraction
-    rate_variable = keras.Variable(
-        0.0, name="range_test_rate", dtype=keras.backend.floatx(),
-        trainable=False,
+    # The rate is a schedule of the optimizer's own `iterations`, which every
+    # backend's trainer carries (JAX's compiled step reads any other
+    # variable as a constant): step i applies rates[i], the extra last step
+    # (it measures the last loss) 0.
+    rate_table = keras.Variable(
+        np.append(rates, 0.0), name="range_test_rates",
+        dtype=keras.backend.floatx(), trainable=False,
     )
     # The rates as the optimizer applies them, in its float dtype.
     applied = np.asarray(rates, dtype=keras.backend.floatx()).astype(
@@ -496,8 +508,14 @@ def lr_range_test(
             steps, verbose=verbose, stateful_metrics=["lr", "loss"]
         )
 
+    first_iteration = int(ops.convert_to_numpy(optimizer.iterations))
+
     def rate():
-        return rate_variable
+        iterations = optimizer.iterations
+        index = ops.clip(
+            iterations - ops.cast(first_iteration, iterations.dtype), 0, steps
+        )
+        return ops.take(rate_table, index)
 
     remove_override = override_learning_rate(optimizer, rate, lr_range_test)
     loss_avg = acc_avg = 0.0
@@ -518,7 +536,6 @@ def lr_range_test(
                     *validation_data, return_dict=True
                 )
             if i < steps or validation_data is None:
-                rate_variable.assign(rates[i] if i < steps else 0.0)
                 model.reset_metrics()
                 logs = model.train_on_batch(*batch, return_dict=True)
             if i < steps:

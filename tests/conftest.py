@@ -4,8 +4,94 @@ from fractions import Fraction
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+BACKEND = keras.backend.backend()
+
+# JAX, in its default 32-bit mode, keeps integers in int32: the cycle's
+# counters (and any integer position handed to the policy functions) stop at
+# 2**31 - 1 there. TensorFlow and PyTorch keep them in int64.
+INT64 = BACKEND != "jax" or bool(__import__("jax").config.jax_enable_x64)
+MAX_POSITION = 2**63 - 1 if INT64 else 2**31 - 1
+# A position far past float32's exact integers (2**24): 2**40 where the
+# backend's integers hold it, 2**30 on JAX.
+FAR = 2**40 if INT64 else 2**30
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skips the tests marked `tensorflow_only` on other backends."""
+    if BACKEND == "tensorflow":
+        return
+    skip = pytest.mark.skip(
+        reason="TensorFlow only (tf.function, tf.distribute, "
+        f"tf.train.Checkpoint or tf.data); KERAS_BACKEND={BACKEND}"
+    )
+    for item in items:
+        if "tensorflow_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def compiled(fn):
+    """`fn` as a `tf.function` on TensorFlow; as it is on other backends.
+
+    JAX and PyTorch update stateful Keras variables eagerly outside `fit`.
+    """
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn)
+    return fn
+
+
+# Keras refuses steps_per_execution > 1 on PyTorch.
+NOT_TORCH = pytest.mark.skipif(
+    BACKEND == "torch",
+    reason="PyTorch takes steps_per_execution=1 only (Keras refuses more)",
+)
+
+
+def spe_param(n):
+    """`n` as a parameter, skipped on PyTorch when above 1."""
+    return pytest.param(n, marks=NOT_TORCH) if n > 1 else n
+
+
+def spe(n):
+    """`steps_per_execution=n` where the backend takes it; 1 on PyTorch."""
+    return 1 if BACKEND == "torch" else n
+
+
+# jit_compile=True on PyTorch is torch.compile, whose compilation takes
+# minutes on these machines; as Keras runs it by default, PyTorch is eager.
+JIT_COMPILE = [
+    False,
+    pytest.param(
+        True,
+        marks=pytest.mark.skipif(
+            BACKEND == "torch",
+            reason="jit_compile=True is torch.compile on PyTorch (minutes "
+            "of compilation); the eager default is tested",
+        ),
+    ),
+]
+
+
+def synced(model):
+    """`model`, its variables up to date in a callback during `fit`.
+
+    JAX's trainer carries the state between steps and writes it back to the
+    variables only at the end of an epoch, unless a callback asks for it, as
+    this does.
+    """
+    if BACKEND == "jax":
+        model.jax_state_sync()
+    return model
+
+
+def tensor(value):
+    """A backend tensor: PyTorch's fused optimizers take no NumPy arrays."""
+    return keras.ops.convert_to_tensor(value)
 
 
 # (major, minor) of the installed Keras.

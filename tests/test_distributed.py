@@ -27,7 +27,7 @@ from _helpers_training import script_env
 from conftest import assert_rel
 from conftest import seed_formula
 
-pytestmark = pytest.mark.distributed
+pytestmark = [pytest.mark.distributed, pytest.mark.tensorflow_only]
 
 BASE, PEAK, STEP = 0.001, 0.01, 3
 GLOBAL_STEPS = 16  # 256 samples, global batch 32, 2 epochs

@@ -17,20 +17,25 @@ import warnings
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from _helpers_training import linear_loss
 from _helpers_training import recorded_rates
 from _helpers_training import recorder_data
 from _helpers_training import recorder_model
 from _helpers_training import reference_rates
+from conftest import JIT_COMPILE
+from conftest import BACKEND
+from conftest import INT64
 from conftest import assert_rel
 from conftest import needs_optimizer
+from conftest import spe
+from conftest import compiled
+from conftest import tensor
 from conftest import seed_formula
 
 import clr_optimizers as co
 
 
-def record(n, clr, base, start=0, dtype=None, steps_per_execution=8):
+def record(n, clr, base, start=0, dtype=None, steps_per_execution=spe(8)):
     """Rates of `n` updates from cycle position `start`, read from weights."""
     model = recorder_model(n, dtype=dtype)
     opt = co.SGD(learning_rate=base, clr=clr)
@@ -133,7 +138,7 @@ def test_low_precision_variables_with_adam_stay_finite():
     )
     opt = co.Adam(learning_rate=0.001, epsilon=1e-4,
                   clr={"mode": "triangular2", "step_size": 2, "max_lr": 0.01})
-    model.compile(opt, "binary_crossentropy", steps_per_execution=8)
+    model.compile(opt, "binary_crossentropy", steps_per_execution=spe(8))
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 15)).astype("float32")
     y = (rng.random((256, 1)) > 0.5).astype("float32")
@@ -194,9 +199,9 @@ def test_bad_setting_holds_the_last_valid_rate(opt_name, name, value):
     weight = keras.Variable(w0)
     opt = clr_class(learning_rate=BASE, clr=CLR, **options)
 
-    @tf.function
+    @compiled
     def step(g):
-        opt.apply_gradients([(g, weight)])
+        opt.apply_gradients([(tensor(g), weight)])
 
     for g in grads[:good]:
         step(g)
@@ -230,11 +235,11 @@ def test_bad_setting_holds_the_last_valid_rate(opt_name, name, value):
     reference_weight = keras.Variable(w0)
     reference = keras_class(learning_rate=TableSchedule(rates), **options)
     for g in grads:
-        reference.apply_gradients([(g, reference_weight)])
+        reference.apply_gradients([(tensor(g), reference_weight)])
     assert_rel(weight, reference_weight, rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("jit_compile", JIT_COMPILE)
 @pytest.mark.parametrize(
     "name,value",
     [("max_lr", float("nan")), ("step_size", 0), ("lr", -1.0)],
@@ -246,7 +251,7 @@ def test_bad_setting_in_fit_holds_the_rate_and_warns(jit_compile, name,
     model = recorder_model(n)
     opt = co.SGD(learning_rate=BASE, clr=CLR)
     model.compile(opt, linear_loss, jit_compile=jit_compile,
-                  steps_per_execution=4)
+                  steps_per_execution=spe(4))
     x, y = recorder_data(n)
     model.fit(x[:8], y[:8], batch_size=1, shuffle=False, verbose=0)
     getattr(opt, name).assign(value)
@@ -307,7 +312,7 @@ def test_bad_setting_before_the_first_update_holds_the_initial_rate():
     weight = keras.Variable(np.ones(2, "float32"))
     opt = co.SGD(learning_rate=BASE, clr=CLR)
     opt.step_size.assign(0)
-    opt.apply_gradients([(np.ones(2, "float32"), weight)])
+    opt.apply_gradients([(tensor(np.ones(2, "float32")), weight)])
     assert_rel(weight, 1 - BASE)
     assert int(opt.held_updates) == 1 and int(opt.clr_iterations) == 0
 
@@ -337,7 +342,7 @@ def test_schedule_giving_a_bad_first_rate_is_rejected():
 def _held_run(opt, steps):
     weight = keras.Variable(np.ones(2, "float32"))
     for _ in range(steps):
-        opt.apply([np.ones(2, "float32")], [weight])
+        opt.apply([tensor(np.ones(2, "float32"))], [weight])
     return keras.ops.convert_to_numpy(weight)
 
 
@@ -370,3 +375,25 @@ def test_momentum_passed_by_position_with_momentum_keys_is_rejected():
 def test_schedule_free_adamw_refuses_momentum_keys():
     with pytest.raises(ValueError, match=r"ScheduleFreeAdamW rebuilds its iterate"):
         co.ScheduleFreeAdamW(0.01, clr={"step_size": 2, "max_lr": 0.1, "base_momentum": 0.8, "max_momentum": 0.9})
+
+
+@pytest.mark.skipif(INT64, reason="pins JAX's 32-bit counters; this backend "
+                    f"({BACKEND}) keeps int64")
+def test_jax_counters_stop_at_int32():
+    # JAX in its default 32-bit mode holds the cycle's counters in int32: the
+    # largest position is 2**31 - 1. The update there advances the counter,
+    # which wraps to -2**31, where the formula (periodic in the position)
+    # goes on: a triangular cycle stays valid, its phase shifted.
+    opt = co.SGD(learning_rate=0.01, clr={"step_size": 4, "max_lr": 0.05})
+    with pytest.raises(OverflowError):
+        opt.clr_iterations.assign(2**31)
+    opt.clr_iterations.assign(2**31 - 1)
+    weight = keras.Variable(np.zeros(1, "float32"))
+    opt.apply([keras.ops.ones((1,))], [weight])
+    first = seed_formula(2**31 - 1, 0.01, 0.05, 4)
+    assert_rel(-np.asarray(weight)[0], first, rtol=1e-5)
+    assert int(opt.clr_iterations) == -(2**31)  # wrapped
+    opt.apply([keras.ops.ones((1,))], [weight])
+    assert int(opt.held_updates) == 0
+    assert_rel(-np.asarray(weight)[0],
+               first + seed_formula(-(2**31), 0.01, 0.05, 4), rtol=1e-5)

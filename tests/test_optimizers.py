@@ -3,14 +3,17 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from conftest import BACKEND
+from conftest import FAR
 from conftest import KERAS_VERSION
 from conftest import NEWER_OPTIMIZERS
 from conftest import assert_rel
 from conftest import needs_optimizer
+from conftest import tensor
 from conftest import seed_data
 from conftest import seed_formula
 from conftest import seed_model
+from conftest import synced
 from keras import ops
 
 import clr_optimizers as co
@@ -18,7 +21,7 @@ import clr_optimizers._mixin as mixin_module
 
 BASE, PEAK, STEP = 0.001, 0.006, 2000
 GAMMA = {"triangular": 1.0, "triangular2": 1.0, "exp_range": 0.9999999}
-POSITIONS = [0, 1, 1000, 2000, 2999, 4000, 12345, 2**24 + 1, 2**40 + 3]
+POSITIONS = [0, 1, 1000, 2000, 2999, 4000, 12345, 2**24 + 1, FAR + 3]
 KERAS_NAMES = [
     "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl",
     "Lamb", "Lion", "Muon", "Nadam", "RMSprop", "SGD", "ScheduleFreeAdamW",
@@ -59,7 +62,7 @@ def test_every_optimizer_and_mode_applies_the_formula(cls, mode):
         opt.clr_iterations.assign(n)
         expected = reference(n, mode)
         assert_rel(opt.learning_rate, expected)
-        opt.apply([grad], [weight])
+        opt.apply([tensor(grad)], [weight])
         assert_rel(opt.current_lr, expected)
         assert int(opt.clr_iterations) == n + 1
         assert np.all(np.isfinite(ops.convert_to_numpy(weight)))
@@ -102,7 +105,7 @@ def test_sgd_step_is_minus_rate_times_gradient_in_fit():
     model.compile(opt, loss=lambda y_true, y_pred: ops.mean(y_pred))
     kernels = []
     record = keras.callbacks.LambdaCallback(
-        on_train_batch_begin=lambda b, logs: kernels.append(float(model.weights[0].numpy()[0, 0]))
+        on_train_batch_begin=lambda b, logs: kernels.append(float(synced(model).weights[0].numpy()[0, 0]))
     )
     x = np.ones((n_steps, 1), "float32")
     model.fit(x, x, batch_size=1, epochs=1, shuffle=False, verbose=0, callbacks=[record])
@@ -119,7 +122,7 @@ def test_sgd_step_is_exactly_minus_rate_times_gradient():
     grad = np.array([1.0, -2.0, 0.5], "float32")
     for n in range(23):
         weight.assign(np.zeros(3, "float32"))
-        opt.apply([grad], [weight])
+        opt.apply([tensor(grad)], [weight])
         assert_rel(ops.convert_to_numpy(weight), -reference(n, "triangular", step_size=5) * grad)
 
 
@@ -129,7 +132,7 @@ def test_adam_first_update_moves_by_the_cyclic_rate():
     opt.clr_iterations.assign(STEP)  # the peak: rate == max_lr, far from base
     weight = keras.Variable(np.zeros(2, "float32"))
     grad = np.array([3.0, -0.5], "float32")
-    opt.apply([grad], [weight])
+    opt.apply([tensor(grad)], [weight])
     assert int(opt.iterations) == 1
     # float32 bias-correction terms (1 - 0.999 and its square root) leave
     # a few 1e-6 of relative noise.
@@ -137,7 +140,7 @@ def test_adam_first_update_moves_by_the_cyclic_rate():
     # Bit for bit the step of Keras's Adam run at the cyclic rate.
     plain = keras.optimizers.Adam(learning_rate=PEAK, epsilon=1e-12)
     plain_weight = keras.Variable(np.zeros(2, "float32"))
-    plain.apply([grad], [plain_weight])
+    plain.apply([tensor(grad)], [plain_weight])
     np.testing.assert_array_equal(ops.convert_to_numpy(weight), ops.convert_to_numpy(plain_weight))
 
 
@@ -147,7 +150,7 @@ def test_adamw_weight_decay_uses_the_cyclic_rate():
     opt.clr_iterations.assign(STEP // 2)
     rate = reference(STEP // 2, "triangular")
     weight = keras.Variable(np.ones(3, "float32"))
-    opt.apply([np.zeros(3, "float32")], [weight])  # zero gradient: decay only
+    opt.apply([tensor(np.zeros(3, "float32"))], [weight])  # zero gradient: decay only
     np.testing.assert_allclose(ops.convert_to_numpy(weight), 1 - wd * rate, rtol=1e-7)
 
 
@@ -161,7 +164,7 @@ def test_decay_lowers_the_bottom_and_keeps_the_peak():
         base = 0.01 / (1 + decay * iterations)
         assert_rel(opt.learning_rate, seed_formula(n, base, 0.05, 100))
         weight.assign([0.0])
-        opt.apply([np.ones(1, "float32")], [weight])
+        opt.apply([tensor(np.ones(1, "float32"))], [weight])
         assert_rel(-ops.convert_to_numpy(weight)[0], seed_formula(n, base, 0.05, 100))
     # The peak stays at max_lr, however far the base has decayed.
     opt.iterations.assign(10**6)
@@ -174,7 +177,7 @@ def test_decay_without_clr_is_keras2_time_based_decay():
     weight = keras.Variable(np.zeros(1, "float32"))
     for i in range(5):
         weight.assign([0.0])
-        opt.apply([np.ones(1, "float32")], [weight])
+        opt.apply([tensor(np.ones(1, "float32"))], [weight])
         assert_rel(-ops.convert_to_numpy(weight)[0], 0.1 / (1 + 0.01 * i))
     assert opt.max_lr is None and opt.clr_iterations is None
 
@@ -186,7 +189,7 @@ def test_range_change_and_reset_mid_run():
 
     def step():
         weight.assign([0.0])
-        opt.apply([np.ones(1, "float32")], [weight])
+        opt.apply([tensor(np.ones(1, "float32"))], [weight])
         rates.append(-float(ops.convert_to_numpy(weight)[0]))
 
     for _ in range(8):
@@ -210,7 +213,10 @@ def test_step_size_can_change_mid_run():
     assert_rel(opt.learning_rate, seed_formula(2, 0.01, 0.05, 8))
 
 
+@pytest.mark.tensorflow_only
 def test_rate_is_computed_once_per_update(monkeypatch):
+    import tensorflow as tf
+
     calls = []
     original = mixin_module.cycle_fraction
 
@@ -248,7 +254,7 @@ def test_callbacks_read_the_cyclic_rate_in_fit():
     seen = []
     cb = keras.callbacks.LambdaCallback(
         on_train_batch_begin=lambda b, logs: seen.append(
-            (int(opt.clr_iterations), float(opt.learning_rate)))
+            (int(synced(model).optimizer.clr_iterations), float(opt.learning_rate)))
     )
     model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[cb])
     assert [n for n, _ in seen] == list(range(16))
@@ -290,7 +296,7 @@ def test_with_clr_on_a_user_optimizer():
     weight = keras.Variable(np.zeros(1, "float32"))
     for n in range(6):
         weight.assign([0.0])
-        opt.apply([np.ones(1, "float32")], [weight])
+        opt.apply([tensor(np.ones(1, "float32"))], [weight])
         assert_rel(-ops.convert_to_numpy(weight)[0], 2 * seed_formula(n, 0.01, 0.03, 2))
     restored = cls.from_config(opt.get_config())
     assert restored.clr == opt.clr
@@ -339,3 +345,22 @@ def test_reduce_lr_on_plateau_sets_the_base_from_the_cyclic_rate():
     # Epoch 1 sets the best; epoch 2 plateaus: base = 0.5 * the cyclic rate read.
     assert_rel(opt.lr, 0.5 * seen[1], rtol=1e-6)
     assert float(opt.max_lr) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("name", KERAS_NAMES)
+def test_built_over_the_class_keras_instantiates(name):
+    # On PyTorch, Keras swaps SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta,
+    # Adamax, Nadam and Lion for fused multi-tensor subclasses, but only when
+    # constructing exactly the Keras class: the cyclical class must be built
+    # over that subclass to keep the fused update.
+    keras_class = getattr(keras.optimizers, name)
+    instantiated = type(keras_class(learning_rate=0.01))
+    opt = getattr(co, name)(learning_rate=0.01, clr=clr_dict("triangular"))
+    assert isinstance(opt, keras_class)
+    assert isinstance(opt, instantiated)
+    if BACKEND == "torch" and name in (
+        "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax",
+        "Nadam", "Lion",
+    ):
+        assert instantiated is not keras_class
+        assert hasattr(opt, "_parallel_update_step")

@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import pytest
 from conftest import assert_rel
+from conftest import tensor
+from conftest import spe
 from conftest import seed_data
 from conftest import seed_model
 from keras import ops
@@ -24,7 +26,7 @@ def step_rates(opt, steps, gradient=1.0):
     rates = []
     for _ in range(steps):
         weight.assign([0.0])
-        opt.apply([np.full(1, gradient, "float32")], [weight])
+        opt.apply([tensor(np.full(1, gradient, "float32"))], [weight])
         rates.append(-float(ops.convert_to_numpy(weight)[0]) / gradient)
     return rates
 
@@ -93,7 +95,7 @@ def test_sgd_cyclical_momentum():
     g = np.array([1.0, -0.5])
     w, m = np.zeros(2), np.zeros(2)
     for n in range(14):
-        opt.apply([g.astype("float32")], [weight])
+        opt.apply([tensor(g.astype("float32"))], [weight])
         mu = momentum_of(n, 0.8, 0.95, 3)
         m = mu * m - lr(n) * g
         w = w + m
@@ -109,7 +111,7 @@ def test_rmsprop_cyclical_momentum():
     w, v, mom = 0.0, 0.0, 0.0
     for n in range(10):
         g = 1.0 + 0.1 * n
-        opt.apply([np.array([g], "float32")], [weight])
+        opt.apply([tensor(np.array([g], "float32"))], [weight])
         v = 0.9 * v + 0.1 * g * g
         inc = pytorch_cyclic_lr(n, 0.01, 0.03, 2, 2) * g / math.sqrt(v + 1e-7)
         mom = momentum_of(n, 0.85, 0.9, 2) * mom + inc
@@ -127,7 +129,7 @@ def test_adam_family_cycles_beta_1(cls):
     opt = cls(learning_rate=0.001, clr={"step_size": 2, "max_lr": 0.004, "base_momentum": 0.85, "max_momentum": 0.95})
     weight = keras.Variable(np.ones((3, 2), "float32"))
     for n in range(7):
-        opt.apply([np.full((3, 2), 0.3, "float32")], [weight])
+        opt.apply([tensor(np.full((3, 2), 0.3, "float32"))], [weight])
         assert_rel(opt.current_momentum, momentum_of(n, 0.85, 0.95, 2))
         assert np.all(np.isfinite(ops.convert_to_numpy(weight)))
     assert "beta_1" not in opt.get_config() or opt.get_config()["beta_1"] == 0.9
@@ -139,7 +141,7 @@ def test_adam_beta_1_is_the_cycled_value():
     w, m, v = 0.0, 0.0, 0.0
     for n in range(8):
         g = 1.0 if n % 3 else -2.0
-        opt.apply([np.array([g], "float32")], [weight])
+        opt.apply([tensor(np.array([g], "float32"))], [weight])
         b1, b2, t = momentum_of(n, 0.85, 0.95, 2), 0.999, n + 1
         m += (g - m) * (1 - b1)
         v += (g * g - v) * (1 - b2)
@@ -168,7 +170,7 @@ def test_momentum_cycling_in_fit_and_saving(tmp_path):
     x, y = seed_data(64)
     clr = {"step_size": 3, "max_lr": 0.05, "base_momentum": 0.8, "max_momentum": 0.9}
     model = seed_model()
-    model.compile(co.SGD(learning_rate=0.01, clr=clr), "binary_crossentropy", steps_per_execution=4)
+    model.compile(co.SGD(learning_rate=0.01, clr=clr), "binary_crossentropy", steps_per_execution=spe(4))
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     opt = model.optimizer
     assert_rel(opt.current_momentum, momentum_of(7, 0.8, 0.9, 3))
@@ -201,7 +203,7 @@ def test_one_cycle_momentum_matches_pytorch():
                                              "base_momentum": 0.85, "max_momentum": 0.95})
     weight = keras.Variable(np.zeros(1, "float32"))
     for n in range(total):
-        opt.apply([np.ones(1, "float32")], [weight])
+        opt.apply([tensor(np.ones(1, "float32"))], [weight])
         assert_rel(opt.current_momentum, pytorch_one_cycle_momentum(n, total, 0.85, 0.95), rtol=1e-6)
         assert_rel(opt.current_lr, pytorch_one_cycle(n, 0.1, total, 25.0), rtol=1e-6)
 

@@ -5,6 +5,8 @@ import sys
 import keras
 import numpy as np
 import pytest
+from conftest import BACKEND
+from conftest import NOT_TORCH
 from conftest import assert_rel
 from conftest import seed_data
 from conftest import seed_model
@@ -131,6 +133,7 @@ def test_applies_the_swept_rates(optimizer):
         assert optimizer.clr_iterations.numpy() == 0
 
 
+@NOT_TORCH
 def test_model_compiled_with_steps_per_execution():
     model = unit_gradient_model(keras.optimizers.SGD())
     model.compile(
@@ -216,7 +219,10 @@ def test_restores_weights_and_optimizer_state():
             keras.Input((15,)),
             keras.layers.Dense(10, activation="relu"),
             keras.layers.BatchNormalization(),
-            keras.layers.Dropout(0.3),
+            # PyTorch's dropout draws from torch's global generator, which no
+            # Keras variable holds: there two fits from the same variables
+            # differ, range test or not.
+            *([keras.layers.Dropout(0.3)] if BACKEND != "torch" else []),
             keras.layers.Dense(1, activation="sigmoid"),
         ]
     )

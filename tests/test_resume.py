@@ -17,7 +17,6 @@ import time
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from _helpers_training import SCRIPTS_DIR
 from _helpers_training import reference_rates
 from _helpers_training import script_env
@@ -194,8 +193,11 @@ def train_steps(model, x, y, steps):
               verbose=0)
 
 
+@pytest.mark.tensorflow_only
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_tf_train_checkpoint_restores_mid_cycle(tmp_path, jit_compile):
+    import tensorflow as tf
+
     x, y = seed_data(32 * 13)
     clr = {"mode": "exp_range", "step_size": 4, "max_lr": 0.01,
            "clr_gamma": 0.97}

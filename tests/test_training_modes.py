@@ -12,13 +12,16 @@ import itertools
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from _helpers_training import linear_loss
 from _helpers_training import recorded_rates
 from _helpers_training import recorder_data
 from _helpers_training import recorder_model
 from _helpers_training import reference_rates
+from conftest import BACKEND
+from conftest import JIT_COMPILE
 from conftest import assert_rel
+from conftest import spe
+from conftest import tensor
 from conftest import seed_formula
 
 import clr_optimizers as co
@@ -44,6 +47,14 @@ def fit_recorder(n_steps, jit_compile, steps_per_execution=1, **options):
 
 
 GRAPH_MODES = list(itertools.product([False, True], [1, 8, 32]))
+if BACKEND == "torch":
+    # PyTorch runs the step eagerly (jit_compile=True is torch.compile, whose
+    # compilation alone takes minutes here) and takes steps_per_execution=1.
+    GRAPH_MODES = [(False, 1)]
+NOT_TORCH = pytest.mark.skipif(
+    BACKEND == "torch",
+    reason="PyTorch takes steps_per_execution=1 only (Keras refuses more)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +99,8 @@ def test_graph_modes_apply_the_same_sequence(graph_mode_runs):
 
 
 def tape_step(model, opt):
+    import tensorflow as tf
+
     def step(x):
         with tf.GradientTape() as tape:
             loss = keras.ops.mean(linear_loss(None, model(x, training=True)))
@@ -97,8 +110,11 @@ def tape_step(model, opt):
     return step
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.tensorflow_only
+@pytest.mark.parametrize("jit_compile", JIT_COMPILE)
 def test_custom_loop_step_in_tf_function(jit_compile):
+    import tensorflow as tf
+
     n = 40
     model = recorder_model(n)
     opt = co.SGD(learning_rate=BASE, clr=CLR)
@@ -113,7 +129,10 @@ def test_custom_loop_step_in_tf_function(jit_compile):
     assert int(opt.clr_iterations) == n
 
 
+@pytest.mark.tensorflow_only
 def test_custom_loop_whole_training_in_one_tf_function():
+    import tensorflow as tf
+
     # All updates in one graph execution (a tf.while_loop): the rate is
     # read from the optimizer's variables inside the graph at every update.
     n = 40
@@ -136,6 +155,7 @@ def test_custom_loop_whole_training_in_one_tf_function():
     assert int(opt.clr_iterations) == n
 
 
+@pytest.mark.tensorflow_only
 def test_custom_loop_eager_apply_gradients():
     n = 12
     model = recorder_model(n)
@@ -150,7 +170,7 @@ def test_custom_loop_eager_apply_gradients():
     )
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("jit_compile", JIT_COMPILE)
 def test_gradient_accumulation_advances_once_per_applied_update(jit_compile):
     # 4 micro-batches per update, their gradients averaged: weights 4k..4k+3
     # each get -rate_k / 4, where k counts applied updates.
@@ -172,6 +192,21 @@ def test_gradient_accumulation_advances_once_per_applied_update(jit_compile):
     )
 
 
+def test_decay_with_gradient_accumulation_counts_applied_updates():
+    # Decay divides the base by 1 + decay * k, k the applied updates (not
+    # the micro-batches).
+    accumulation, decay, n = 4, 0.25, 32
+    model, opt = fit_recorder(
+        n, False, gradient_accumulation_steps=accumulation, decay=decay
+    )
+    per_update = [
+        seed_formula(k, BASE / (1 + decay * k), PEAK, STEP, "triangular2")
+        for k in range(n // accumulation)
+    ]
+    assert_rel(recorded_rates(model), np.repeat(per_update, accumulation) / accumulation)
+
+
+@NOT_TORCH
 def test_gradient_accumulation_with_steps_per_execution():
     model, opt = fit_recorder(
         48, False, steps_per_execution=8, gradient_accumulation_steps=4
@@ -187,7 +222,7 @@ def test_ema_averages_the_weights_the_cycle_produced():
     # reference weight trajectory, computed here in float64.
     n, momentum = 32, 0.9
     model, opt = fit_recorder(
-        n, False, steps_per_execution=8, use_ema=True, ema_momentum=momentum
+        n, False, steps_per_execution=spe(8), use_ema=True, ema_momentum=momentum
     )
     rates = reference_rates(n, BASE, PEAK, STEP, "triangular2")
     weights = np.zeros(n)
@@ -208,7 +243,7 @@ def test_gradient_clipping_keeps_the_cycle(clipping):
     n = 30
     model = recorder_model(n)
     opt = co.SGD(learning_rate=BASE, clr=CLR, **{clipping: 1.0})
-    model.compile(opt, linear_loss, steps_per_execution=8)
+    model.compile(opt, linear_loss, steps_per_execution=spe(8))
     x, y = recorder_data(n, scale=3.0)
     model.fit(x, y, batch_size=1, shuffle=False, verbose=0)
     assert_rel(
@@ -233,7 +268,7 @@ def adamw_reference(w0, grads, rates, weight_decay, beta_1=0.9, beta_2=0.999,
     return w
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("jit_compile", [False, pytest.param(True, marks=pytest.mark.tensorflow_only)])
 def test_adamw_weight_decay_uses_the_cyclic_rate(jit_compile):
     n, weight_decay = 24, 0.5
     rng = np.random.default_rng(3)
@@ -242,10 +277,13 @@ def test_adamw_weight_decay_uses_the_cyclic_rate(jit_compile):
     weight = keras.Variable(w0.astype("float32"))
     opt = co.AdamW(learning_rate=BASE, weight_decay=weight_decay, clr=CLR)
 
-    @tf.function(jit_compile=jit_compile)
     def step(g):
-        opt.apply_gradients([(g, weight)])
+        opt.apply_gradients([(tensor(g), weight)])
 
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        step = tf.function(step, jit_compile=jit_compile)
     for g in grads.astype("float32"):
         step(g)
     rates = reference_rates(n, BASE, PEAK, STEP, "triangular2")
@@ -265,7 +303,7 @@ def test_adamw_weight_decay_alone_follows_the_cycle():
     model_steps = []
     for _ in range(n):
         before = float(weight[0])
-        opt.apply_gradients([(np.zeros(1, "float32"), weight)])
+        opt.apply_gradients([(tensor(np.zeros(1, "float32")), weight)])
         model_steps.append((1 - float(weight[0]) / before) / weight_decay)
     assert_rel(
         model_steps,

@@ -1,9 +1,10 @@
 """Trains with clr_optimizers on another Keras backend; prints JSON.
 
-Run by tests/test_backends.py as `KERAS_BACKEND=jax other_backend.py`: the
-backend is chosen when Keras is first imported, so it needs its own process.
-JAX's trainer carries optimizer variables statelessly, by position, which
-is what this checks beside the rates.
+Run by tests/test_backends.py as `KERAS_BACKEND=jax other_backend.py` (or
+`torch`): the backend is chosen when Keras is first imported, so it needs its
+own process. JAX's trainer carries optimizer variables statelessly, by
+position, which is what this checks beside the rates; PyTorch runs the step
+eagerly and takes only `steps_per_execution=1`.
 """
 
 import json
@@ -52,19 +53,20 @@ def eager_rates():
     rates = []
     for _ in range(10):
         weight.assign([0.0])
-        opt.apply([np.ones(1, "float32")], [weight])
+        opt.apply([keras.ops.ones((1,))], [weight])
         rates.append(-float(np.asarray(weight)[0]))
     opt.max_lr.assign(float("nan"))
     weight.assign([0.0])
-    opt.apply([np.ones(1, "float32")], [weight])
+    opt.apply([keras.ops.ones((1,))], [weight])
     return {"rates": rates, "held_rate": -float(np.asarray(weight)[0]),
             "held_updates": int(opt.held_updates)}
 
 
 def main():
     result = {"backend": keras.backend.backend(), "eager": eager_rates()}
+    spes = (1,) if keras.backend.backend() == "torch" else (1, 4)
     for key, (name, clr) in CASES.items():
-        for spe in (1, 4):
+        for spe in spes:
             result[f"{key}_spe{spe}"] = fit_case(name, clr, spe)
     json.dump(result, sys.stdout)
 
