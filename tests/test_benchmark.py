@@ -15,6 +15,7 @@ pytest.importorskip("mnist1d")
 pytest.importorskip("matplotlib")
 
 
+@pytest.mark.tensorflow_only
 def test_quick_runs_every_arm_and_writes_the_files(tmp_path, monkeypatch):
     import mnist1d.data
     import requests
@@ -138,3 +139,12 @@ def test_cli_passes_its_options(monkeypatch, tmp_path, capsys):
                         "quick": True, "output": str(tmp_path)}
     assert calls[1] == {"dataset": "digits", "optimizer": "adam", "seeds": 3,
                         "quick": False, "output": str(tmp_path)}
+
+
+def test_other_backends_get_a_clear_error(tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(RuntimeError, match=r"needs the TensorFlow backend "
+                       r"\(KERAS_BACKEND=tensorflow\). Received: 'jax'"):
+        _benchmark.run_benchmark(quick=True, seeds=1, output=str(tmp_path), stream=None)
