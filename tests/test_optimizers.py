@@ -347,7 +347,9 @@ def test_reduce_lr_on_plateau_sets_the_base_from_the_cyclic_rate():
     assert float(opt.max_lr) == pytest.approx(0.05)
 
 
-@pytest.mark.parametrize("name", KERAS_NAMES)
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=needs_optimizer(name)) for name in KERAS_NAMES]
+)
 def test_built_over_the_class_keras_instantiates(name):
     # On PyTorch, Keras swaps SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta,
     # Adamax, Nadam and Lion for fused multi-tensor subclasses, but only when
