@@ -25,6 +25,8 @@ import math
 
 import numpy as np
 
+from clr_optimizers._config import check_choice
+
 RULES = ("minimum", "valley", "steepest", "accuracy")
 # The rule behind `suggested_base_lr` and `suggested_max_lr`: the one that
 # measured best in the rule comparison of `python -m clr_optimizers
@@ -42,12 +44,7 @@ ACCURACY_STOP = 0.9
 
 def check_rule(rule, name="rule"):
     """`rule` if it is one of RULES; otherwise a ValueError naming them."""
-    if not isinstance(rule, str) or rule not in RULES:
-        raise ValueError(
-            f"`{name}` must be one of {', '.join(repr(r) for r in RULES)}. "
-            f"Received: {name}={rule!r}"
-        )
-    return rule
+    return check_choice(rule, name, RULES)
 
 
 def finite_prefix(losses):
