@@ -350,21 +350,9 @@ class CyclicalLearningRateMixin:
         momenta = (config["base_momentum"], config["max_momentum"])
         momentum = None
         if config["mode"] == ONE_CYCLE:
-            schedule = dict(
-                total_steps=config["total_steps"],
-                pct_start=config["pct_start"],
-                anneal=config["anneal"],
-                three_phase=config["three_phase"],
+            rate, momentum = _one_cycle(
+                one_cycle_value, position, base, max_lr, config
             )
-            final = base / config["final_div_factor"]
-            middle = (max_lr, base) if config["three_phase"] else (max_lr,)
-            rate = one_cycle_value(position, (base, *middle, final), **schedule)
-            if momenta[0] is not None:
-                low, high = momenta
-                middle = (low, high) if config["three_phase"] else (low,)
-                momentum = one_cycle_value(
-                    position, (high, *middle, high), **schedule
-                )
             step_ok = None
         else:
             step_size = _read(self.step_size)
@@ -446,23 +434,9 @@ class CyclicalLearningRateMixin:
         momentum = None
         step_ok = True
         if config["mode"] == ONE_CYCLE:
-            schedule = dict(
-                total_steps=config["total_steps"],
-                pct_start=config["pct_start"],
-                anneal=config["anneal"],
-                three_phase=config["three_phase"],
+            rate, momentum = _one_cycle(
+                host_one_cycle_value, position, base, max_lr, config
             )
-            final = base / config["final_div_factor"]
-            middle = (max_lr, base) if config["three_phase"] else (max_lr,)
-            rate = host_one_cycle_value(
-                position, (base, *middle, final), **schedule
-            )
-            if momenta[0] is not None:
-                low, high = momenta
-                middle = (low, high) if config["three_phase"] else (low,)
-                momentum = host_one_cycle_value(
-                    position, (high, *middle, high), **schedule
-                )
         else:
             step_size = host.read(self.step_size)
             step_ok = step_size > 0
@@ -729,6 +703,29 @@ class CyclicalLearningRateMixin:
         for variable, value in zip(targets, sources):
             variable.assign(value)
 
+
+
+def _one_cycle(value_fn, position, base, max_lr, config):
+    """1cycle's rate and momentum (None without the momentum keys).
+
+    `value_fn` is `one_cycle_value` (keras.ops, in the graph) or its host
+    twin; the phases are the same for both.
+    """
+    schedule = dict(
+        total_steps=config["total_steps"],
+        pct_start=config["pct_start"],
+        anneal=config["anneal"],
+        three_phase=config["three_phase"],
+    )
+    final = base / config["final_div_factor"]
+    middle = (max_lr, base) if config["three_phase"] else (max_lr,)
+    rate = value_fn(position, (base, *middle, final), **schedule)
+    momentum = None
+    low, high = config["base_momentum"], config["max_momentum"]
+    if low is not None:
+        middle = (low, high) if config["three_phase"] else (low,)
+        momentum = value_fn(position, (high, *middle, high), **schedule)
+    return rate, momentum
 
 def _looks_like_a_cycle(values):
     """Whether saved values have the layout of a cycle's variables.
