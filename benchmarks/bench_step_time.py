@@ -13,6 +13,11 @@ each from the same freshly initialized weights (same seed):
   the cyclical rate in Python (``clr_optimizers.reference_learning_rate``) and
   assigns it to ``optimizer.learning_rate`` in ``on_train_batch_begin``, the
   way a cyclical rate was applied before it moved into the optimizer.
+* ``carry``: the plain Keras optimizer holding, unused, as many scalar
+  variables as the cycle keeps (``max_lr``, ``step_size``,
+  ``clr_iterations``, ``current_lr``, ``held_updates``). It separates what
+  holding the cycle's state costs a backend from what computing the rate
+  costs: JAX passes every optimizer variable in and out of its jitted step.
 
 Cases:
 
@@ -42,7 +47,7 @@ left out, while everything done at every step (data, callbacks, the train
 function) is in.
 
 Reported per case: the median over rounds of each variant's step time, and
-the ratios CLR/plain and callback/plain, each the median over rounds of the
+the ratios CLR/plain, callback/plain and carry/plain, each the median over rounds of the
 ratio within the round (the variants of one round run back to back, so the
 slow drift of a shared machine cancels). The line under the table gives
 the interquartile range of the per-round CLR/plain ratio, a gauge of the
@@ -54,7 +59,7 @@ plain optimizer). PASS/FAIL is printed per case; the exit code is 0 unless
 ``--check`` is given, then 1 on any miss.
 
 Defaults: 9 rounds; 600 steps per run for ``small``, 250 for ``deep``; about
-1.5 minutes on 2 CPU cores. Rerun (from the repository root)::
+2 minutes on 2 CPU cores. Rerun (from the repository root)::
 
     PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 python benchmarks/bench_step_time.py
     KERAS_BACKEND=jax PYTHONPATH=. python benchmarks/bench_step_time.py
@@ -88,7 +93,7 @@ STEP_SIZE = 2000
 MODE = "triangular"
 N_FEATURES = 32
 WIDTH = 32
-VARIANTS = ("plain", "clr", "callback")
+VARIANTS = ("plain", "clr", "callback", "carry")
 # Each backend's normal mode: see the module docstring.
 DEFAULT_JIT_COMPILE = {"tensorflow": False, "jax": True, "torch": False}
 
@@ -193,12 +198,36 @@ def make_optimizer(variant, name, options):
 
     Returns:
         A `clr_optimizers` optimizer with a cycle for `"clr"`, else the plain
-        Keras optimizer at the base rate.
+        Keras optimizer at the base rate (holding the cycle's variables,
+        unused, for `"carry"`).
     """
     if variant == "clr":
         clr = {"mode": MODE, "step_size": STEP_SIZE, "max_lr": MAX_LR}
         return getattr(co, name)(learning_rate=BASE_LR, clr=clr, **options)
-    return getattr(keras.optimizers, name)(learning_rate=BASE_LR, **options)
+    optimizer = getattr(keras.optimizers, name)(
+        learning_rate=BASE_LR, **options
+    )
+    if variant == "carry":
+        reference = getattr(co, name)(
+            learning_rate=BASE_LR,
+            clr={"mode": MODE, "step_size": STEP_SIZE, "max_lr": MAX_LR},
+        )
+        with keras.name_scope(optimizer.name, caller=optimizer):
+            optimizer.carried = [
+                keras.Variable(
+                    np.zeros((), variable.dtype),
+                    dtype=variable.dtype,
+                    trainable=False,
+                    name=variable.name,
+                )
+                for variable in reference.variables[
+                    reference._clr_insert_index :
+                ]
+            ]
+        if len(optimizer.variables) != len(reference.variables):
+            raise AssertionError("The carry variant must hold the cycle's "
+                                 "variables.")
+    return optimizer
 
 
 class Runner:
@@ -311,6 +340,7 @@ def run_case(case, steps, repeats, batch_size, jit_compile, log):
     callback_ratios = [
         c / p for c, p in zip(times["callback"], times["plain"])
     ]
+    carry_ratios = [c / p for c, p in zip(times["carry"], times["plain"])]
     return {
         "case": case,
         "optimizer": spec["optimizer"],
@@ -318,6 +348,7 @@ def run_case(case, steps, repeats, batch_size, jit_compile, log):
         "ms": {v: statistics.median(times[v]) * 1e3 for v in VARIANTS},
         "clr_ratio": statistics.median(clr_ratios),
         "callback_ratio": statistics.median(callback_ratios),
+        "carry_ratio": statistics.median(carry_ratios),
         "clr_ratio_quartiles": quartiles(clr_ratios),
         "clr_ratio_best": min(times["clr"]) / min(times["plain"]),
     }
@@ -334,8 +365,9 @@ def format_table(results):
     """
     lines = [
         "| backend | case | optimizer | variables | plain ms/step "
-        "| CLR ms/step | callback ms/step | CLR/plain | callback/plain |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| CLR ms/step | callback ms/step | CLR/plain | callback/plain "
+        "| carry/plain |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     backend = keras.backend.backend()
     for r in results:
@@ -343,7 +375,7 @@ def format_table(results):
             f"| {backend} | {r['case']} | {r['optimizer']} | {r['variables']} "
             f"| {r['ms']['plain']:.3f} | {r['ms']['clr']:.3f} "
             f"| {r['ms']['callback']:.3f} | {r['clr_ratio']:.3f} "
-            f"| {r['callback_ratio']:.3f} |"
+            f"| {r['callback_ratio']:.3f} | {r['carry_ratio']:.3f} |"
         )
     return "\n".join(lines)
 

@@ -1,165 +1,152 @@
-"""The cycle evaluated on the host, for backends that run the update eagerly.
+"""The schedule evaluated on the host, for backends that run the update eagerly.
 
 PyTorch, as Keras runs it by default, executes the training step eagerly: each
 `keras.ops` call is a separate dispatch of several microseconds, so the few
 dozen scalar operations of the in-graph schedule would cost hundreds of
 microseconds per update. On that backend the optimizer evaluates the same
-formula here instead, in Python float64 with Python integers (exact at any
-position), from the Python values of its scalar variables, and writes the
-cycle's counters back in place. The per-update cost is then a few
-microseconds, whatever the number of model variables.
-
-Everything PyTorch-specific is in `TorchScalars`; the policy functions are
-plain Python and mirror `_policy.cycle_fraction` and
-`_policy.one_cycle_value` term for term.
+policy functions (`_policy.cycle_fraction`, `_policy.one_cycle_value`) with
+`HostOps` in place of `_policy.TensorOps`: Python float64 arithmetic on
+Python integers (exact at any position), from the Python values of its scalar
+variables, which `TorchScalars` reads and writes in place. The per-update cost
+is then a few microseconds, whatever the number of model variables.
 """
 
 import math
 
 import keras
-import numpy as np
 from keras import ops
 from keras.src.backend.common.stateless_scope import in_stateless_scope
 from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 
-from clr_optimizers._policy import one_cycle_phase_ends
+
+def _bounded(value, largest):
+    # A value above the largest of the in-graph compute type is infinite
+    # there, and so here: the rate is then NaN or infinite, and held.
+    return math.inf if value > largest else value
 
 
-def cycle_fraction(
-    n,
-    step_size,
-    mode="triangular",
-    gamma=1.0,
-    step_size_down=None,
-    scale_fn=None,
-    scale_mode="cycle",
-    largest=math.inf,
-):
-    """`_policy.cycle_fraction` in Python float64, from Python integers.
+class HostOps:
+    """`_policy.TensorOps`' operations on Python numbers, in float64.
+
+    Integers stay Python integers; floats are Python floats, and a value that
+    would overflow the in-graph compute type becomes infinite, as there.
 
     Args:
-        n: Python int, the updates applied in the cycle.
-        step_size: Python int >= 1, the rising half of the cycle.
-        mode: `"triangular"`, `"triangular2"` or `"exp_range"`; ignored with
-            `scale_fn`. Defaults to `"triangular"`.
-        gamma: The `"exp_range"` factor per update. Defaults to `1.0`.
-        step_size_down: Python int >= 1, the falling half; defaults to
-            `step_size`.
-        scale_fn: Optional scale function written with `keras.ops`; it
-            receives a float scalar tensor, as in the graph. Defaults to None.
-        scale_mode: `"cycle"` or `"iterations"`. Defaults to `"cycle"`.
-        largest: The largest finite value of the in-graph compute type: a
-            scale above it is infinite there, and so here (the rate is then
-            NaN and held, as in the graph). Defaults to infinity.
-
-    Returns:
-        `(h, 1 - h)` as Python floats, with the rate
-        `base * (1 - h) + max_lr * h`.
+        scalars: A `TorchScalars`, which reads the optimizer's variables.
+        largest: The largest finite value of the in-graph compute type.
+            Defaults to infinity.
 
     Example:
 
-    >>> cycle_fraction(3, 4)
+    >>> from clr_optimizers._policy import cycle_fraction
+    >>> cycle_fraction(3, 4, xp=HostOps(None))
     (0.75, 0.25)
     """
-    up = step_size
-    if step_size_down is None:
-        period = up + up
-        cycle_index = n // period
-        from_peak = abs(n % period - up)
-        height = (up - from_peak) / up
-        depth = from_peak / up
-    else:
-        period = up + step_size_down
-        cycle_index = n // period
-        position = n - cycle_index * period
-        rising = position < up
-        leg = up if rising else step_size_down
-        height = (position if rising else period - position) / leg
-        depth = abs(position - up) / leg
-    if scale_fn is not None:
-        argument = cycle_index + 1 if scale_mode == "cycle" else n
-        scale = float(
-            ops.convert_to_numpy(
-                scale_fn(ops.convert_to_tensor(float(argument), "float32"))
-            )
-        )
-        depth = depth + height * (1.0 - scale)
-        height = height * scale
-    elif mode == "triangular2":
+
+    def __init__(self, scalars, largest=math.inf):
+        self.scalars = scalars
+        self.largest = largest
+
+    @staticmethod
+    def integer(value):
+        return value if isinstance(value, int) else math.floor(value)
+
+    @staticmethod
+    def integer_like(value, other):
+        return value
+
+    @staticmethod
+    def to_float(value):
+        return float(value)
+
+    @staticmethod
+    def abs(value):
+        return abs(value)
+
+    @staticmethod
+    def mod(value, period):
+        return value % period
+
+    @staticmethod
+    def where(condition, if_true, if_false):
+        return if_true if condition else if_false
+
+    @staticmethod
+    def less(a, b):
+        return a < b
+
+    @staticmethod
+    def less_equal(a, b):
+        return a <= b
+
+    @staticmethod
+    def greater(a, b):
+        return a > b
+
+    @staticmethod
+    def greater_equal(a, b):
+        return a >= b
+
+    @staticmethod
+    def logical_and(a, b):
+        return a and b
+
+    @staticmethod
+    def maximum(a, b):
+        return max(a, b)
+
+    sin = staticmethod(math.sin)
+
+    @staticmethod
+    def square(value):
+        return value * value
+
+    def exp(self, value):
         try:
-            scale = math.ldexp(1.0, -cycle_index)
-        except OverflowError:  # a negative position; held as invalid
-            scale = math.inf
-        if scale > largest:
-            scale = math.inf
-        depth = depth + height * (1.0 - scale)
-        height = height * scale
-    elif mode == "exp_range" and gamma != 1.0:
-        exponent = n * math.log(gamma)
+            return _bounded(math.exp(value), self.largest)
+        except OverflowError:
+            return math.inf
+
+    def expm1(self, value):
         try:
-            growth, growth_m1 = math.exp(exponent), math.expm1(exponent)
+            return _bounded(math.expm1(value), self.largest)
+        except OverflowError:
+            return math.inf
+
+    def half_power(self, exponent):
+        try:
+            return _bounded(math.ldexp(1.0, -exponent), self.largest)
         except OverflowError:  # a negative position; held as invalid
-            growth = growth_m1 = math.inf
-        if growth > largest:
-            growth = growth_m1 = math.inf
-        depth = depth - height * growth_m1
-        height = height * growth
-    return height, depth
+            return math.inf
 
+    @staticmethod
+    def scale(scale_fn, argument):
+        # scale_fn is written with keras.ops: it gets a float32 scalar
+        # tensor, as in the graph.
+        value = scale_fn(ops.convert_to_tensor(float(argument), "float32"))
+        return float(ops.convert_to_numpy(value))
 
-def one_cycle_value(
-    n, values, total_steps, pct_start=0.3, anneal="cos", three_phase=False
-):
-    """`_policy.one_cycle_value` in Python float64.
+    def all_finite_nonnegative(self, *values):
+        largest = self.largest
+        for value in values:
+            if not 0.0 <= value <= largest:  # also False for NaN
+                return False
+        return True
 
-    Args:
-        n: Python int, the updates applied in the cycle.
-        values: The phases' boundary values (Python floats).
-        total_steps: The length of the cycle.
-        pct_start: The fraction of the cycle spent rising. Defaults to `0.3`.
-        anneal: `"cos"` or `"linear"`. Defaults to `"cos"`.
-        three_phase: PyTorch's `three_phase`. Defaults to False.
+    def read(self, value):
+        """A variable's value (or a tensor's, or a number) as a number."""
+        if isinstance(value, keras.Variable):
+            return self.scalars.read(value)
+        if isinstance(value, (int, float)):
+            return value
+        return ops.convert_to_numpy(value).item()
 
-    Returns:
-        A Python float.
-
-    Example:
-
-    >>> one_cycle_value(0, (0.1, 1.0, 0.001), total_steps=10)
-    0.1
-    """
-    ends = one_cycle_phase_ends(total_steps, pct_start, three_phase)
-    step = float(min(n, total_steps - 1))
-    for i, end in enumerate(ends):
-        if step <= end or i == len(ends) - 1:
-            break
-    start = 0.0 if i == 0 else ends[i - 1]
-    length = end - start
-    p = (step - start) / length
-    q = (end - step) / length
-    if anneal == "cos":
-        p = math.sin(math.pi / 2 * p) ** 2
-        q = math.sin(math.pi / 2 * q) ** 2
-    return values[i] * q + values[i + 1] * p
-
-
-def is_valid_rate(value, largest=math.inf):
-    """Whether `value` is a number in `[0, largest]` (False for NaN).
-
-    Args:
-        value: A Python float.
-        largest: The largest finite value of the variables' float type: a
-            rate above it would be infinite once cast. Defaults to infinity.
-
-    Returns:
-        A Python bool.
-
-    Example:
-
-    >>> is_valid_rate(float("nan"))
-    False
-    """
-    return 0.0 <= value <= largest and value < math.inf
+    def updates_applied(self, optimizer):
+        # `iterations` divides `_iterations` (micro-batches) by the gradient
+        # accumulation steps.
+        count = self.scalars.read(optimizer._iterations)
+        steps = optimizer.gradient_accumulation_steps
+        return float(count // steps if steps else count)
 
 
 class TorchScalars:
@@ -222,15 +209,13 @@ class TorchScalars:
             self._cache.pop(id(variable), None)
 
 
-def host_scalars():
-    """A `TorchScalars` on the PyTorch backend, otherwise None."""
+def host_ops(largest=math.inf):
+    """A `HostOps` over `TorchScalars` on the PyTorch backend, else None.
+
+    Args:
+        largest: The largest finite value of the in-graph compute type.
+            Defaults to infinity.
+    """
     if keras.backend.backend() != "torch":
         return None
-    return TorchScalars()
-
-
-def as_float(value):
-    """A Python float from a Python number, NumPy value or scalar tensor."""
-    if isinstance(value, float):
-        return value
-    return float(np.asarray(ops.convert_to_numpy(value)))
+    return HostOps(TorchScalars(), largest)

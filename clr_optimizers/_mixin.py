@@ -14,11 +14,8 @@ from clr_optimizers._config import ONE_CYCLE
 from clr_optimizers._config import check_decay
 from clr_optimizers._config import check_rate
 from clr_optimizers._config import validate_clr
-from clr_optimizers._host import as_float
-from clr_optimizers._host import cycle_fraction as host_cycle_fraction
-from clr_optimizers._host import host_scalars
-from clr_optimizers._host import is_valid_rate
-from clr_optimizers._host import one_cycle_value as host_one_cycle_value
+from clr_optimizers._host import host_ops
+from clr_optimizers._policy import TensorOps
 from clr_optimizers._policy import cycle_fraction
 from clr_optimizers._policy import one_cycle_value
 from clr_optimizers._scheduled_value import ScheduledHyperparameter
@@ -29,11 +26,6 @@ _update_in_progress = threading.local()
 
 # The attribute through which each kind of optimizer reads its momentum term.
 _MOMENTUM_ATTRIBUTES = ("beta_1", "momentum")
-
-
-def _read(value):
-    """A variable's value as a tensor, read once however often it is used."""
-    return ops.cast(value, value.dtype)
 
 
 def _counter_dtype():
@@ -195,7 +187,7 @@ class CyclicalLearningRateMixin:
         self._clr_variable_count = 0
         if clr_config is None:
             if decay:
-                self._host = host_scalars()
+                self._host = host_ops()
             return
         float_dtype = keras.backend.floatx()
         with keras.name_scope(self.name, caller=self):
@@ -242,8 +234,7 @@ class CyclicalLearningRateMixin:
         # On an eagerly run backend (PyTorch), the update's schedule is
         # evaluated on the host; see `_host`. A rate above the largest value
         # of the rate's float type would be infinite once cast.
-        self._largest_rate = float(np.finfo(self.current_lr.dtype).max)
-        self._host = host_scalars()
+        self._host = host_ops(float(np.finfo(self.current_lr.dtype).max))
 
     @classmethod
     def _find_momentum_attribute(cls, clr_config):
@@ -325,153 +316,85 @@ class CyclicalLearningRateMixin:
     def _next_learning_rate(self):
         return self._schedule()[0]
 
-    def _schedule(self):
+    def _schedule(self, xp=None):
         """The rate and momentum of the next update, and their validity.
+
+        Args:
+            xp: The operations to compute with: None for
+                `_policy.TensorOps()` (in the training graph), or the
+                optimizer's `_host.HostOps` (Python float64, on the host).
 
         Returns:
             `(rate, valid, momentum)`. Without a cycle, `valid` and
-            `momentum` are None. With one, `valid` is a scalar bool tensor,
-            False when the base rate or `max_lr` is NaN, infinite or
-            negative, or a step size is below 1; the rate (and momentum) are
-            then the held ones, `current_lr` (and `current_momentum`).
-            `momentum` is None unless the cycle drives the momentum term.
+            `momentum` are None. With one, `valid` is a scalar bool, False
+            when the base rate or `max_lr` is NaN, infinite or negative, or a
+            step size is below 1; the rate (and momentum) are then the held
+            ones, `current_lr` (and `current_momentum`). `momentum` is None
+            unless the cycle drives the momentum term.
         """
-        base = super()._get_current_learning_rate()
-        if self.decay:
-            iterations = ops.cast(self.iterations, keras.backend.floatx())
-            base = base / (1.0 + self.decay * iterations)
+        xp = TensorOps() if xp is None else xp
+        base = self._base_rate(xp)
         config = self._clr_config
         if config is None:
             return base, None, None
         # Each variable read once, shared by the schedule and the check.
-        base = _read(base)
-        max_lr = _read(self.max_lr)
-        position = _read(self.clr_iterations)
-        momenta = (config["base_momentum"], config["max_momentum"])
-        momentum = None
+        max_lr = xp.read(self.max_lr)
+        position = xp.read(self.clr_iterations)
         if config["mode"] == ONE_CYCLE:
-            rate, momentum = _one_cycle(
-                one_cycle_value, position, base, max_lr, config
-            )
-            step_ok = None
+            rate, momentum = _one_cycle(xp, position, base, max_lr, config)
+            steps_valid = None
         else:
-            step_size = _read(self.step_size)
-            step_ok = ops.greater(step_size, 0)
-            step_size_down = None
-            if self.step_size_down is not None:
-                step_size_down = _read(self.step_size_down)
-                step_ok = ops.logical_and(
-                    step_ok, ops.greater(step_size_down, 0)
-                )
-                # At least 1, so that a bad step size never divides by zero.
-                step_size_down = ops.maximum(step_size_down, 1)
-            height, depth = cycle_fraction(
-                position,
-                ops.maximum(step_size, 1),
-                mode=config["mode"],
-                gamma=config["clr_gamma"],
-                step_size_down=step_size_down,
-                scale_fn=config["scale_fn"],
-                scale_mode=config["scale_mode"],
+            rate, momentum, steps_valid = self._cyclical(
+                xp, position, base, max_lr
             )
-            dtype = height.dtype
-            rate = ops.cast(base, dtype) * depth + ops.cast(max_lr, dtype) * height
-            if momenta[0] is not None:
-                momentum = momenta[1] * depth + momenta[0] * height
-        # sqrt(x) is NaN for a negative or NaN x and inf for an infinite
-        # one: the sum is finite exactly when all three are finite and >= 0.
-        # The settings are checked, and the rate they give too (a custom
-        # scale_fn or a negative clr_iterations can make it bad by itself).
-        valid = ops.isfinite(
-            ops.sqrt(ops.cast(base, rate.dtype))
-            + ops.sqrt(ops.cast(max_lr, rate.dtype))
-            + ops.sqrt(rate)
+        valid = _schedule_is_valid(
+            xp, base, max_lr, rate, momentum, steps_valid, config
         )
-        if step_ok is not None:
-            valid = ops.logical_and(step_ok, valid)
-        if momentum is not None and config["scale_fn"] is not None:
-            valid = ops.logical_and(
-                valid,
-                ops.logical_and(
-                    ops.greater_equal(momentum, 0.0), ops.less(momentum, 1.0)
-                ),
-            )
         if self.current_lr is None:  # at construction
             return rate, valid, momentum
-        rate = ops.where(valid, rate, _read(self.current_lr))
+        rate = xp.where(valid, rate, xp.read(self.current_lr))
         if momentum is not None:
-            momentum = ops.where(valid, momentum, _read(self.current_momentum))
+            momentum = xp.where(valid, momentum, xp.read(self.current_momentum))
         return rate, valid, momentum
 
-    def _host_schedule(self):
-        """`_schedule` evaluated on the host, in Python float64.
-
-        For backends that run the update eagerly (PyTorch), where each
-        `keras.ops` call is a dispatch of its own. The same formula and the
-        same check, from the Python values of the same variables; the rate,
-        validity and momentum are Python values.
-        """
-        host = self._host
-        base = super()._get_current_learning_rate()
-        if isinstance(base, keras.Variable):
-            base = host.read(base)
-        else:
-            base = as_float(base)
+    def _base_rate(self, xp):
+        """The bottom of the cycle: the Keras rate after time-based decay."""
+        base = xp.read(super()._get_current_learning_rate())
         if self.decay:
-            # `iterations` divides `_iterations` (micro-batches) by the
-            # gradient accumulation steps.
-            iterations = host.read(self._iterations)
-            steps = self.gradient_accumulation_steps
-            if steps:
-                iterations //= steps
-            base = base / (1.0 + self.decay * iterations)
+            base = base / (1.0 + self.decay * xp.updates_applied(self))
+        return base
+
+    def _cyclical(self, xp, position, base, max_lr):
+        """A cyclical policy's rate and momentum, and whether its step sizes
+        are valid (>= 1)."""
         config = self._clr_config
-        if config is None:
-            return base, None, None
-        max_lr = host.read(self.max_lr)
-        position = host.read(self.clr_iterations)
-        momenta = (config["base_momentum"], config["max_momentum"])
-        momentum = None
-        step_ok = True
-        if config["mode"] == ONE_CYCLE:
-            rate, momentum = _one_cycle(
-                host_one_cycle_value, position, base, max_lr, config
+        step_size = xp.read(self.step_size)
+        steps_valid = xp.greater(step_size, 0)
+        step_size_down = None
+        if self.step_size_down is not None:
+            step_size_down = xp.read(self.step_size_down)
+            steps_valid = xp.logical_and(
+                steps_valid, xp.greater(step_size_down, 0)
             )
-        else:
-            step_size = host.read(self.step_size)
-            step_ok = step_size > 0
-            step_size_down = None
-            if self.step_size_down is not None:
-                step_size_down = host.read(self.step_size_down)
-                step_ok = step_ok and step_size_down > 0
-                step_size_down = max(step_size_down, 1)
-            height, depth = host_cycle_fraction(
-                position,
-                max(step_size, 1),
-                mode=config["mode"],
-                gamma=config["clr_gamma"],
-                step_size_down=step_size_down,
-                scale_fn=config["scale_fn"],
-                scale_mode=config["scale_mode"],
-                largest=self._largest_rate,
-            )
-            rate = base * depth + max_lr * height
-            if momenta[0] is not None:
-                momentum = momenta[1] * depth + momenta[0] * height
-        largest = self._largest_rate
-        valid = (
-            step_ok
-            and is_valid_rate(base)
-            and is_valid_rate(max_lr)
-            and is_valid_rate(rate, largest)
+            # At least 1, so that a bad step size never divides by zero.
+            step_size_down = xp.maximum(step_size_down, 1)
+        height, depth = cycle_fraction(
+            position,
+            xp.maximum(step_size, 1),
+            mode=config["mode"],
+            gamma=config["clr_gamma"],
+            step_size_down=step_size_down,
+            scale_fn=config["scale_fn"],
+            scale_mode=config["scale_mode"],
+            xp=xp,
         )
-        if momentum is not None and config["scale_fn"] is not None:
-            valid = valid and 0.0 <= momentum < 1.0
-        if not valid:
-            rate = host.read(self.current_lr)
-            if momentum is not None:
-                momentum = host.read(self.current_momentum)
-        return rate, valid, momentum
+        rate = xp.to_float(base) * depth + xp.to_float(max_lr) * height
+        momentum = None
+        if config["base_momentum"] is not None:
+            momentum = (
+                config["max_momentum"] * depth + config["base_momentum"] * height
+            )
+        return rate, momentum, steps_valid
 
     def _update_schedule(self):
         # The update's cached schedule; recomputed from the same variables
@@ -495,7 +418,7 @@ class CyclicalLearningRateMixin:
             _update_in_progress.schedules = {}
         # Computed once here; update_step, weight decay, the momentum term
         # and any other read during this update get these same tensors.
-        if self._host is not None and self._host.available():
+        if self._host is not None and self._host.scalars.available():
             schedule = self._host_begin_update()
         else:
             schedule = self._schedule()
@@ -557,14 +480,14 @@ class CyclicalLearningRateMixin:
         (`torch._foreach_mul_` over 122 tensors: 60 us against 215 us).
         A held update leaves them as they are.
         """
-        rate, valid, momentum = self._host_schedule()
+        rate, valid, momentum = self._schedule(self._host)
         if valid is None:  # decay alone
             return ops.convert_to_tensor(rate, self._learning_rate.dtype), None, None
-        host = self._host
+        scalars = self._host.scalars
         if valid:
-            host.write(self.current_lr, rate)
+            scalars.write(self.current_lr, rate)
             if momentum is not None:
-                host.write(self.current_momentum, momentum)
+                scalars.write(self.current_momentum, momentum)
         if momentum is not None:
             momentum = self.current_momentum
         return self.current_lr, valid, momentum
@@ -572,11 +495,9 @@ class CyclicalLearningRateMixin:
     def _host_advance(self, rate, valid, momentum):
         # The counters of `_backend_update_step`: `_host_begin_update` has
         # set `current_lr` and `current_momentum`.
-        host = self._host
-        if valid:
-            host.write(self.clr_iterations, host.read(self.clr_iterations) + 1)
-        else:
-            host.write(self.held_updates, host.read(self.held_updates) + 1)
+        scalars = self._host.scalars
+        counter = self.clr_iterations if valid else self.held_updates
+        scalars.write(counter, scalars.read(counter) + 1)
 
     def finalize_variable_values(self, var_list):
         """Keras's end-of-`fit` hook; also warns of held updates.
@@ -705,27 +626,46 @@ class CyclicalLearningRateMixin:
 
 
 
-def _one_cycle(value_fn, position, base, max_lr, config):
-    """1cycle's rate and momentum (None without the momentum keys).
-
-    `value_fn` is `one_cycle_value` (keras.ops, in the graph) or its host
-    twin; the phases are the same for both.
-    """
+def _one_cycle(xp, position, base, max_lr, config):
+    """1cycle's rate and momentum (None without the momentum keys)."""
     schedule = dict(
         total_steps=config["total_steps"],
         pct_start=config["pct_start"],
         anneal=config["anneal"],
         three_phase=config["three_phase"],
+        xp=xp,
     )
     final = base / config["final_div_factor"]
     middle = (max_lr, base) if config["three_phase"] else (max_lr,)
-    rate = value_fn(position, (base, *middle, final), **schedule)
+    rate = one_cycle_value(position, (base, *middle, final), **schedule)
     momentum = None
     low, high = config["base_momentum"], config["max_momentum"]
     if low is not None:
         middle = (low, high) if config["three_phase"] else (low,)
-        momentum = value_fn(position, (high, *middle, high), **schedule)
+        momentum = one_cycle_value(position, (high, *middle, high), **schedule)
     return rate, momentum
+
+
+def _schedule_is_valid(xp, base, max_lr, rate, momentum, steps_valid, config):
+    """The run-time guard: whether an update may apply the cycle's values.
+
+    The settings are checked, and the rate they give too (a custom scale_fn
+    or a negative clr_iterations can make it bad by itself): all finite and
+    >= 0, the step sizes valid (`steps_valid`, None for 1cycle), and a custom
+    scale_fn's momentum in [0, 1).
+    """
+    valid = xp.all_finite_nonnegative(base, max_lr, rate)
+    if steps_valid is not None:
+        valid = xp.logical_and(steps_valid, valid)
+    if momentum is not None and config["scale_fn"] is not None:
+        valid = xp.logical_and(
+            valid,
+            xp.logical_and(
+                xp.greater_equal(momentum, 0.0), xp.less(momentum, 1.0)
+            ),
+        )
+    return valid
+
 
 def _looks_like_a_cycle(values):
     """Whether saved values have the layout of a cycle's variables.

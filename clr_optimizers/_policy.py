@@ -1,10 +1,14 @@
 """The cyclical learning rate policies as plain functions of the step.
 
-Two implementations of the same formula live here:
+One policy, two ways to evaluate it, and a reference:
 
-* `cyclical_learning_rate`, written with `keras.ops`, runs inside the training
-  graph of every backend. It derives the cycle position from the integer step
-  counter with integer arithmetic, so it stays exact for any length of training.
+* `cycle_fraction` and `one_cycle_value` are written once against an
+  operations namespace `xp`. With `TensorOps` (`keras.ops` on scalar
+  tensors) they run inside the training graph of every backend; with
+  `clr_optimizers._host.HostOps` they run on the host in Python float64, for
+  PyTorch's eager update. The cycle position comes from the integer step
+  counter with integer arithmetic, so it stays exact for any length of
+  training. `cyclical_learning_rate` is the public graph entry point.
 * `reference_learning_rate`, a literal float64 NumPy transcription of the
   formula from the paper, used to check and draw the in-graph rate.
 """
@@ -38,10 +42,87 @@ def _as_integer_tensor(value):
     return ops.cast(ops.floor(value), keras.backend.standardize_dtype("int"))
 
 
-def _floor_divide(a, b):
-    # The tensors' own `//`: Keras 3.15's PyTorch `ops.floor_divide` (and
-    # `ops.minimum`) return int32 for int64 operands, which wraps past 2**31.
-    return a // b
+class TensorOps:
+    """The schedule's operations on scalar tensors, with `keras.ops`.
+
+    The policy functions (`cycle_fraction`, `one_cycle_value`) and the
+    optimizers' schedule take such a namespace as `xp` and call it for every
+    operation but `+ - * / //` and comparisons. This one builds them in the
+    training graph of any backend; `clr_optimizers._host.HostOps` evaluates
+    the same calls in Python float64 (for PyTorch's eager update).
+
+    Floats are of the compute type: float32, or float64 when
+    `keras.backend.floatx()` is `"float64"`.
+
+    Example:
+
+    >>> xp = TensorOps()
+    >>> float(xp.to_float(3) / 4)
+    0.75
+    """
+
+    # Used as they are; HostOps defines each for Python numbers.
+    _KERAS_OPS = frozenset({
+        "abs", "mod", "where", "less", "less_equal", "greater",
+        "greater_equal", "logical_and", "maximum", "sin", "square", "exp",
+        "expm1",
+    })
+
+    def __getattr__(self, name):
+        if name in TensorOps._KERAS_OPS:
+            return getattr(ops, name)
+        raise AttributeError(
+            f"'{type(self).__name__}' object has no attribute '{name}'"
+        )
+
+    def __init__(self):
+        self.dtype = _compute_dtype()
+
+    integer = staticmethod(_as_integer_tensor)
+
+    @staticmethod
+    def integer_like(value, other):
+        """`value` as an integer of `other`'s type."""
+        return ops.cast(value, other.dtype)
+
+    def to_float(self, value):
+        """`value` as a float of the compute type."""
+        return ops.cast(value, self.dtype)
+
+    @staticmethod
+    def read(value):
+        """A variable's value as a tensor, read once however often used."""
+        if isinstance(value, keras.Variable):
+            return ops.cast(value, value.dtype)
+        return ops.convert_to_tensor(value)
+
+    @staticmethod
+    def updates_applied(optimizer):
+        """The optimizer's `iterations`, as a float of `floatx()`."""
+        return ops.cast(optimizer.iterations, keras.backend.floatx())
+
+    def half_power(self, exponent):
+        """`0.5 ** exponent` for an integer `exponent`."""
+        return ops.power(
+            ops.cast(0.5, self.dtype), ops.cast(exponent, self.dtype)
+        )
+
+    def scale(self, scale_fn, argument):
+        """A custom `scale_fn` at `argument` (cast to the compute type)."""
+        return ops.cast(scale_fn(ops.cast(argument, self.dtype)), self.dtype)
+
+    def all_finite_nonnegative(self, *values):
+        """A bool tensor: whether every value is finite and >= 0.
+
+        `sqrt(x)` is NaN for a negative or NaN `x` and infinite for an
+        infinite one, so the sum of the roots is finite exactly when every
+        value is finite and >= 0: a handful of ops and no control flow.
+        """
+        roots = [ops.sqrt(ops.cast(value, self.dtype)) for value in values]
+        total = roots[0]
+        for root in roots[1:]:
+            total = total + root
+        return ops.isfinite(total)
 
 
 def cycle_fraction(
@@ -52,6 +133,7 @@ def cycle_fraction(
     step_size_down=None,
     scale_fn=None,
     scale_mode="cycle",
+    xp=None,
 ):
     """How far along from the bottom to the peak a cycle is, and the rest.
 
@@ -76,52 +158,58 @@ def cycle_fraction(
         scale_mode: `"cycle"` (`scale_fn` receives the cycle number, from 1)
             or `"iterations"` (it receives `iteration`). Defaults to
             `"cycle"`.
+        xp: The operations to compute with: None for `TensorOps()` (scalar
+            tensors), or `clr_optimizers._host.HostOps` (Python numbers).
 
     Returns:
-        Two scalar tensors `(h, 1 - h)`.
+        `(h, 1 - h)`: two scalar tensors (Python floats with `HostOps`).
+
+    Example:
+
+    >>> h, rest = cycle_fraction(3, 4)
+    >>> float(h), float(rest)
+    (0.75, 0.25)
     """
-    dtype = _compute_dtype()
-    n = _as_integer_tensor(iteration)
-    up = ops.cast(step_size, n.dtype)
+    xp = TensorOps() if xp is None else xp
+    n = xp.integer(iteration)
+    up = xp.integer_like(step_size, n)
     if step_size_down is None:
         period = up + up
         # Integers below 2**24 are exact in float32, and so is their
         # difference: both fractions are correctly rounded.
-        from_peak = ops.cast(ops.abs(ops.mod(n, period) - up), dtype)
-        leg = ops.cast(up, dtype)
+        from_peak = xp.to_float(xp.abs(xp.mod(n, period) - up))
+        leg = xp.to_float(up)
         height = (leg - from_peak) / leg
         depth = from_peak / leg
         if mode == "triangular2" or (scale_fn is not None and scale_mode == "cycle"):
-            cycle_index = _floor_divide(n, period)
+            # The tensors' own `//`: Keras 3.15's PyTorch `ops.floor_divide`
+            # (and `ops.minimum`) return int32 for int64, which wraps past
+            # 2**31.
+            cycle_index = n // period
     else:
-        down = ops.cast(step_size_down, n.dtype)
+        down = xp.integer_like(step_size_down, n)
         period = up + down
-        cycle_index = _floor_divide(n, period)
+        cycle_index = n // period
         position = n - cycle_index * period
-        rising = ops.less(position, up)
-        leg = ops.cast(ops.where(rising, up, down), dtype)
-        height = ops.cast(
-            ops.where(rising, position, period - position), dtype
-        ) / leg
-        depth = ops.cast(ops.abs(position - up), dtype) / leg
+        rising = xp.less(position, up)
+        leg = xp.to_float(xp.where(rising, up, down))
+        height = xp.to_float(xp.where(rising, position, period - position)) / leg
+        depth = xp.to_float(xp.abs(position - up)) / leg
     if scale_fn is not None:
-        if scale_mode == "cycle":
-            argument = ops.cast(cycle_index + 1, dtype)
-        else:
-            argument = ops.cast(n, dtype)
-        scale = ops.cast(scale_fn(argument), dtype)
+        argument = cycle_index + 1 if scale_mode == "cycle" else n
+        scale = xp.scale(scale_fn, argument)
         depth = depth + height * (1.0 - scale)
         height = height * scale
     elif mode == "triangular2":
-        scale = ops.power(ops.cast(0.5, dtype), ops.cast(cycle_index, dtype))
+        scale = xp.half_power(cycle_index)
         depth = depth + height * (1.0 - scale)
         height = height * scale
     elif mode == "exp_range" and gamma != 1.0:
         # gamma**n as exp(n * log(gamma)) with log(gamma) taken in float64:
         # rounding gamma itself to float32 first would be amplified n times.
-        exponent = ops.cast(n, dtype) * math.log(gamma)
-        depth = depth - height * ops.expm1(exponent)
-        height = height * ops.exp(exponent)
+        exponent = xp.to_float(n) * math.log(gamma)
+        depth = depth - height * xp.expm1(exponent)
+        height = height * xp.exp(exponent)
     return height, depth
 
 
@@ -206,7 +294,7 @@ def one_cycle_phase_ends(total_steps, pct_start, three_phase=False):
 
 def one_cycle_value(
     iteration, values, total_steps, pct_start=0.3, anneal="cos",
-    three_phase=False,
+    three_phase=False, xp=None,
 ):
     """A 1cycle schedule (Smith & Topin, https://arxiv.org/abs/1708.07120).
 
@@ -231,17 +319,24 @@ def one_cycle_value(
         anneal: `"cos"` or `"linear"`. Defaults to `"cos"`.
         three_phase: Whether to add a third phase (PyTorch's
             `three_phase=True`). Defaults to False.
+        xp: The operations to compute with: None for `TensorOps()` (scalar
+            tensors), or `clr_optimizers._host.HostOps` (Python numbers).
 
     Returns:
-        A float32 scalar tensor (float64 when `floatx()` is `"float64"`).
+        A float32 scalar tensor (float64 when `floatx()` is `"float64"`; a
+        Python float with `HostOps`).
+
+    Example:
+
+    >>> float(one_cycle_value(0, (0.1, 1.0, 0.001), total_steps=10))
+    0.1...
     """
-    dtype = _compute_dtype()
+    xp = TensorOps() if xp is None else xp
     ends = one_cycle_phase_ends(total_steps, pct_start, three_phase)
-    n = _as_integer_tensor(iteration)
-    last = ops.cast(total_steps - 1, n.dtype)
-    step = ops.cast(ops.where(ops.less(n, last), n, last), dtype)
+    n = xp.integer(iteration)
+    last = xp.integer_like(total_steps - 1, n)
+    step = xp.to_float(xp.where(xp.less(n, last), n, last))
     result = None
-    start = 0.0
     for i in reversed(range(len(ends))):
         start = 0.0 if i == 0 else ends[i - 1]
         length = ends[i] - start
@@ -249,11 +344,11 @@ def one_cycle_value(
         q = (ends[i] - step) / length
         if anneal == "cos":
             half_pi = math.pi / 2
-            p, q = ops.square(ops.sin(half_pi * p)), ops.square(
-                ops.sin(half_pi * q))
-        value = ops.cast(values[i], dtype) * q + ops.cast(values[i + 1], dtype) * p
-        result = value if result is None else ops.where(
-            ops.less_equal(step, ends[i]), value, result)
+            p = xp.square(xp.sin(half_pi * p))
+            q = xp.square(xp.sin(half_pi * q))
+        value = xp.to_float(values[i]) * q + xp.to_float(values[i + 1]) * p
+        result = value if result is None else xp.where(
+            xp.less_equal(step, ends[i]), value, result)
     return result
 
 
