@@ -27,12 +27,12 @@ Cases:
   layer (122 trainable variables, printed), AdamW(weight_decay=0.01).
 
 The backend is Keras's, from ``KERAS_BACKEND``, each in its normal mode:
-``jit_compile=False`` on TensorFlow (so that the result does not depend on
-whether Keras would choose XLA on the machine), ``jit_compile=True`` on JAX
-(what Keras's ``"auto"`` picks there; without it JAX runs the step
-un-jitted), and PyTorch eager (Keras's default there; ``jit_compile=True``
-would be ``torch.compile``). ``--jit-compile`` or ``--no-jit-compile``
-overrides it for every variant.
+``jit_compile="auto"``, Keras's default: the jitted step on JAX; on
+TensorFlow the ``tf.function`` graph on a CPU-only machine and XLA where there
+is a GPU; the eager step on PyTorch (where ``jit_compile=True`` would be
+``torch.compile``). ``--jit-compile`` or ``--no-jit-compile`` overrides it for
+every variant (``--jit-compile`` on TensorFlow's CPU times XLA there). The
+table gives the mode each run resolved to.
 
 Each variant's model is compiled once (``steps_per_execution=1``, the default,
 so the callback runs before every update) and warmed up with one epoch, so
@@ -94,8 +94,6 @@ MODE = "triangular"
 N_FEATURES = 32
 WIDTH = 32
 VARIANTS = ("plain", "clr", "callback", "carry")
-# Each backend's normal mode: see the module docstring.
-DEFAULT_JIT_COMPILE = {"tensorflow": False, "jax": True, "torch": False}
 
 CASES = {
     "small": {"hidden_layers": 2, "optimizer": "SGD", "options": {}},
@@ -258,6 +256,16 @@ class Runner:
             )
 
     @property
+    def mode(self):
+        """How the backend runs the step: XLA, graph, jit, eager or compile."""
+        backend = keras.backend.backend()
+        if self.model.jit_compile:
+            return {"tensorflow": "XLA", "jax": "jit"}.get(
+                backend, "torch.compile"
+            )
+        return "graph" if backend == "tensorflow" else "eager"
+
+    @property
     def trainable_variables(self):
         """Number of trainable variables of the model."""
         return len(self.model.trainable_variables)
@@ -287,7 +295,7 @@ def quartiles(values):
 
 
 def run_case(case, steps, repeats, batch_size, jit_compile, log):
-    """Times the three variants of one case, interleaved.
+    """Times the variants of one case, interleaved.
 
     Args:
         case: A key of `CASES`.
@@ -322,6 +330,9 @@ def run_case(case, steps, repeats, batch_size, jit_compile, log):
     counts = {runner.trainable_variables for runner in runners.values()}
     if len(counts) != 1:
         raise AssertionError(f"Variants differ in variables: {counts}")
+    modes = {runner.mode for runner in runners.values()}
+    if len(modes) != 1:
+        raise AssertionError(f"Variants differ in compilation: {modes}")
 
     times = {variant: [] for variant in VARIANTS}
     for round_index in range(repeats):
@@ -345,6 +356,7 @@ def run_case(case, steps, repeats, batch_size, jit_compile, log):
         "case": case,
         "optimizer": spec["optimizer"],
         "variables": counts.pop(),
+        "mode": modes.pop(),
         "ms": {v: statistics.median(times[v]) * 1e3 for v in VARIANTS},
         "clr_ratio": statistics.median(clr_ratios),
         "callback_ratio": statistics.median(callback_ratios),
@@ -364,15 +376,16 @@ def format_table(results):
         The table as a string.
     """
     lines = [
-        "| backend | case | optimizer | variables | plain ms/step "
+        "| backend | mode | case | optimizer | variables | plain ms/step "
         "| CLR ms/step | callback ms/step | CLR/plain | callback/plain "
         "| carry/plain |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     backend = keras.backend.backend()
     for r in results:
         lines.append(
-            f"| {backend} | {r['case']} | {r['optimizer']} | {r['variables']} "
+            f"| {backend} | {r['mode']} | {r['case']} | {r['optimizer']} "
+            f"| {r['variables']} "
             f"| {r['ms']['plain']:.3f} | {r['ms']['clr']:.3f} "
             f"| {r['ms']['callback']:.3f} | {r['clr_ratio']:.3f} "
             f"| {r['callback_ratio']:.3f} | {r['carry_ratio']:.3f} |"
@@ -414,8 +427,7 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--jit-compile", action=argparse.BooleanOptionalAction, default=None,
-        help="jit_compile for every variant (default: the backend's normal "
-        "mode: False on TensorFlow and PyTorch, True on JAX)",
+        help="jit_compile for every variant (default: Keras's \"auto\")",
     )
     parser.add_argument(
         "--threads", type=int, default=0,
@@ -456,7 +468,7 @@ def main(argv=None):
     args = parse_args(argv)
     backend = keras.backend.backend()
     if args.jit_compile is None:
-        args.jit_compile = DEFAULT_JIT_COMPILE.get(backend, False)
+        args.jit_compile = "auto"
     if args.threads and backend == "tensorflow":
         import tensorflow as tf
 

@@ -141,6 +141,10 @@ class HostOps:
             return value
         return ops.convert_to_numpy(value).item()
 
+    def valid_or_held(self, valid, value, held):
+        # The held variable is read only when needed.
+        return value if valid else self.read(held)
+
     def updates_applied(self, optimizer):
         # `iterations` divides `_iterations` (micro-batches) by the gradient
         # accumulation steps.
@@ -200,7 +204,13 @@ class TorchScalars:
         return value
 
     def write(self, variable, value):
-        """Sets a scalar variable to `value` (a Python number), in place."""
+        """Sets a scalar variable to `value` (a Python number), in place.
+
+        An integer is cached as written. A float is not (the variable holds
+        it rounded to its type): it is read back only when an update holds
+        its rate, so the `.item()` that would wait for a GPU is not paid at
+        every update.
+        """
         tensor = variable._value
         tensor.fill_(value)
         if isinstance(value, int):

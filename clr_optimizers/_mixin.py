@@ -352,9 +352,9 @@ class CyclicalLearningRateMixin:
         )
         if self.current_lr is None:  # at construction
             return rate, valid, momentum
-        rate = xp.where(valid, rate, xp.read(self.current_lr))
+        rate = xp.valid_or_held(valid, rate, self.current_lr)
         if momentum is not None:
-            momentum = xp.where(valid, momentum, xp.read(self.current_momentum))
+            momentum = xp.valid_or_held(valid, momentum, self.current_momentum)
         return rate, valid, momentum
 
     def _base_rate(self, xp):

@@ -96,6 +96,10 @@ class TensorOps:
             return ops.cast(value, value.dtype)
         return ops.convert_to_tensor(value)
 
+    def valid_or_held(self, valid, value, held):
+        """`value` where `valid`, else the value of the variable `held`."""
+        return ops.where(valid, value, self.read(held))
+
     @staticmethod
     def updates_applied(optimizer):
         """The optimizer's `iterations`, as a float of `floatx()`."""

@@ -7,6 +7,7 @@ checked on any backend against the float64 formulas, term for term.
 import math
 
 import pytest
+from conftest import BACKEND
 from conftest import assert_rel
 from conftest import seed_formula
 from test_policy import pytorch_cyclic_lr
@@ -33,7 +34,7 @@ def test_host_ops_offer_every_tensor_op():
     host = HostOps(None)
     for name in TensorOps._KERAS_OPS | {
         "integer", "integer_like", "to_float", "read", "updates_applied",
-        "half_power", "scale", "all_finite_nonnegative",
+        "half_power", "scale", "all_finite_nonnegative", "valid_or_held",
     }:
         assert callable(getattr(host, name)), name
         assert callable(getattr(TensorOps(), name)), name
@@ -108,3 +109,45 @@ def test_overflow_of_the_compute_type_is_infinite_as_in_the_graph():
     assert host.all_finite_nonnegative(0.0, 1.0, FLOAT32_MAX)
     for bad in (-1e-30, math.nan, math.inf, 1e39):
         assert not host.all_finite_nonnegative(0.1, bad)
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="the host path is PyTorch's")
+@pytest.mark.parametrize("clr", [
+    {"step_size": 3, "max_lr": 0.05},
+    {"mode": "1cycle", "total_steps": 20, "max_lr": 0.05,
+     "base_momentum": 0.85, "max_momentum": 0.95},
+])
+def test_steady_updates_read_no_tensor_back(monkeypatch, clr):
+    # Tensor.item() waits for the device; a cached schedule needs none.
+    import keras
+    import numpy as np
+    import torch
+
+    import clr_optimizers as co
+
+    name = "Adam" if "base_momentum" in clr else "SGD"
+    opt = getattr(co, name)(learning_rate=0.01, clr=clr)
+    weights = [keras.Variable(np.ones((3, 2), "float32"))]
+    grads = [torch.ones((3, 2))]
+    opt.apply(grads, weights)
+    opt.apply(grads, weights)
+    reads = []
+    original = torch.Tensor.item
+
+    def counting(tensor):
+        reads.append(tensor)
+        return original(tensor)
+
+    monkeypatch.setattr(torch.Tensor, "item", counting)
+    for _ in range(5):
+        opt.apply(grads, weights)
+    monkeypatch.undo()
+    assert reads == []
+    assert int(opt.clr_iterations) == 7
+    # A changed setting is read once, then cached again.
+    opt.max_lr.assign(0.04)
+    monkeypatch.setattr(torch.Tensor, "item", counting)
+    for _ in range(3):
+        opt.apply(grads, weights)
+    monkeypatch.undo()
+    assert len(reads) == 1
