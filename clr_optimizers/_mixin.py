@@ -20,9 +20,21 @@ from clr_optimizers._policy import cycle_fraction
 from clr_optimizers._policy import one_cycle_value
 from clr_optimizers._scheduled_value import ScheduledHyperparameter
 
-# The rate of the update in progress, per optimizer. Thread-local because
-# tf.distribute runs one replica per thread and merges in another.
-_update_in_progress = threading.local()
+
+class _UpdatesInProgress(threading.local):
+    """The schedule of the update in progress, per optimizer, per thread.
+
+    Thread-local because tf.distribute runs one replica per thread and merges
+    in another. `schedules` exists in every thread from the start: set lazily,
+    its absence at the first `torch.compile` trace is a guard that fails at
+    the second step and recompiles the optimizer's update.
+    """
+
+    def __init__(self):
+        self.schedules = {}
+
+
+_update_in_progress = _UpdatesInProgress()
 
 # The attribute through which each kind of optimizer reads its momentum term.
 _MOMENTUM_ATTRIBUTES = ("beta_1", "momentum")
@@ -400,8 +412,8 @@ class CyclicalLearningRateMixin:
         # The update's cached schedule; recomputed from the same variables
         # where the cache is out of reach, as in the cross-replica thread of
         # tf.distribute.
-        cache = getattr(_update_in_progress, "schedules", None)
-        if cache and id(self) in cache:
+        cache = _update_in_progress.schedules
+        if id(self) in cache:
             return cache[id(self)]
         return self._schedule()
 
@@ -414,8 +426,6 @@ class CyclicalLearningRateMixin:
     def _backend_apply_gradients(self, grads, trainable_variables):
         if self._clr_config is None and not self.decay:
             return super()._backend_apply_gradients(grads, trainable_variables)
-        if not hasattr(_update_in_progress, "schedules"):
-            _update_in_progress.schedules = {}
         # Computed once here; update_step, weight decay, the momentum term
         # and any other read during this update get these same tensors.
         if self._host is not None and self._host.scalars.available():

@@ -62,16 +62,17 @@ def spe(n):
     return 1 if BACKEND == "torch" else n
 
 
-# jit_compile=True on PyTorch is torch.compile, whose compilation takes
-# minutes on these machines; as Keras runs it by default, PyTorch is eager.
+# jit_compile=True on PyTorch is torch.compile, whose compilation takes 10 to
+# 40 s per model on these machines: here PyTorch runs eagerly, as Keras runs
+# it by default; tests/test_backends.py covers torch.compile.
 JIT_COMPILE = [
     False,
     pytest.param(
         True,
         marks=pytest.mark.skipif(
             BACKEND == "torch",
-            reason="jit_compile=True is torch.compile on PyTorch (minutes "
-            "of compilation); the eager default is tested",
+            reason="jit_compile=True is torch.compile on PyTorch (10 to 40 s "
+            "of compilation per model); tests/test_backends.py covers it",
         ),
     ),
 ]

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers_training import run_script
 from conftest import assert_rel
 from conftest import seed_formula
+from test_policies_in_optimizers import pytorch_one_cycle_momentum
 from test_policy import pytorch_cyclic_lr
+from test_policy import pytorch_one_cycle
 
 SCRIPT = Path(__file__).parent / "scripts" / "other_backend.py"
 
@@ -99,3 +102,79 @@ def test_jax_data_parallel_matches_one_device():
         assert case["carried"]["held_updates"] == 0
         assert_rel(case["carried"]["current_lr"], expected[-1])
         assert case["variable_clr_iterations"] == 0
+
+
+BASE, PEAK, STEP_SIZE = 0.01, 0.05, 3
+ONE_CYCLE_STEPS = 20
+
+
+def triangular(n):
+    return seed_formula(n, BASE, PEAK, STEP_SIZE)
+
+
+# Name: ([optimizer class, its arguments, clr], float64 rate at update n,
+# float64 momentum at update n or None).
+TORCH_COMPILE_CASES = {
+    "sgd_triangular": (
+        ("SGD", {"learning_rate": BASE, "momentum": 0.9},
+         {"step_size": STEP_SIZE, "max_lr": PEAK}),
+        triangular,
+        None,
+    ),
+    "adam_triangular": (
+        ("Adam", {"learning_rate": BASE},
+         {"step_size": STEP_SIZE, "max_lr": PEAK}),
+        triangular,
+        None,
+    ),
+    # 24 updates of a 20-step cycle: the last 4 hold the final values.
+    "adam_1cycle_momentum": (
+        ("Adam", {"learning_rate": BASE},
+         {"mode": "1cycle", "max_lr": PEAK, "total_steps": ONE_CYCLE_STEPS,
+          "base_momentum": 0.85, "max_momentum": 0.95}),
+        lambda n: pytorch_one_cycle(min(n, ONE_CYCLE_STEPS - 1), PEAK,
+                                    ONE_CYCLE_STEPS, PEAK / BASE),
+        lambda n: pytorch_one_cycle_momentum(min(n, ONE_CYCLE_STEPS - 1),
+                                             ONE_CYCLE_STEPS, 0.85, 0.95),
+    ),
+}
+
+
+def held_then_resumed(value):
+    """`value` at each update of tests/scripts/torch_compile.py's three fits.
+
+    16 updates of the cycle, 8 holding the 16th's value (max_lr NaN), then
+    the cycle resumed from where it stopped.
+    """
+    return ([value(n) for n in range(16)] + [value(15)] * 8
+            + [value(n) for n in range(16, 24)])
+
+
+@pytest.mark.parametrize("case", list(TORCH_COMPILE_CASES))
+def test_torch_compile_applies_the_cycle_as_the_eager_run(case):
+    # jit_compile=True on PyTorch is torch.compile: the traced update takes
+    # the keras.ops schedule, the eager one the host schedule.
+    settings, rate, momentum = TORCH_COMPILE_CASES[case]
+    result = run_script("torch_compile.py", json.dumps(settings), timeout=300,
+                        env={"KERAS_BACKEND": "torch"})
+    assert result["backend"] == "torch"
+    eager, compiled = result["eager"], result["compiled"]
+    assert eager["host_updates"] == 32
+    assert compiled["host_updates"] == 0
+    assert result["recompiles_naming_the_package"] == []
+    for run in (compiled, eager):
+        assert_rel(run["rates"], held_then_resumed(rate))
+        if momentum is None:
+            assert run["momenta"] == []
+        else:
+            assert_rel(run["momenta"], held_then_resumed(momentum))
+        assert run["iterations"] == 32
+        assert run["clr_iterations"] == 24
+        assert run["held_updates"] == 8
+        assert run["held_warnings"] == 1
+        assert_rel(run["next_rate"], rate(24))
+    assert_rel(compiled["rates"], eager["rates"])
+    for compiled_weight, eager_weight in zip(compiled["weights"],
+                                             eager["weights"]):
+        np.testing.assert_allclose(compiled_weight, eager_weight, rtol=1e-5,
+                                   atol=1e-6)

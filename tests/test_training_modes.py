@@ -48,8 +48,8 @@ def fit_recorder(n_steps, jit_compile, steps_per_execution=1, **options):
 
 GRAPH_MODES = list(itertools.product([False, True], [1, 8, 32]))
 if BACKEND == "torch":
-    # PyTorch runs the step eagerly (jit_compile=True is torch.compile, whose
-    # compilation alone takes minutes here) and takes steps_per_execution=1.
+    # PyTorch runs the step eagerly (jit_compile=True is torch.compile, tested
+    # in tests/test_backends.py) and takes steps_per_execution=1.
     GRAPH_MODES = [(False, 1)]
 NOT_TORCH = pytest.mark.skipif(
     BACKEND == "torch",
