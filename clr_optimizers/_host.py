@@ -20,8 +20,8 @@ from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 
 
 def _bounded(value, largest):
-    # A value above the largest of the in-graph compute type is infinite
-    # there, and so here: the rate is then NaN or infinite, and held.
+    # A value above the largest of the rate's float type is infinite there,
+    # and so here: the rate is then NaN or infinite, and held.
     return math.inf if value > largest else value
 
 
@@ -33,8 +33,9 @@ class HostOps:
 
     Args:
         scalars: A `TorchScalars`, which reads the optimizer's variables.
-        largest: The largest finite value of the in-graph compute type.
-            Defaults to infinity.
+        largest: The largest finite value of the float type the rate is
+            stored in (`current_lr`'s): a larger value would be infinite
+            there. Defaults to infinity.
 
     Example:
 
@@ -129,7 +130,8 @@ class HostOps:
     def all_finite_nonnegative(self, *values):
         largest = self.largest
         for value in values:
-            if not 0.0 <= value <= largest:  # also False for NaN
+            # The comparison is False for NaN.
+            if not 0.0 <= value <= largest or value == math.inf:
                 return False
         return True
 
@@ -219,13 +221,19 @@ class TorchScalars:
             self._cache.pop(id(variable), None)
 
 
-def host_ops(largest=math.inf):
+def host_ops(rate_dtype=None):
     """A `HostOps` over `TorchScalars` on the PyTorch backend, else None.
 
     Args:
-        largest: The largest finite value of the in-graph compute type.
-            Defaults to infinity.
+        rate_dtype: The float type the rate is stored in (`current_lr`'s),
+            whose largest finite value bounds the host's values; None for no
+            bound. Defaults to None.
     """
     if keras.backend.backend() != "torch":
         return None
+    import torch
+
+    largest = math.inf
+    if rate_dtype is not None:
+        largest = float(torch.finfo(getattr(torch, rate_dtype)).max)
     return HostOps(TorchScalars(), largest)

@@ -244,9 +244,8 @@ class CyclicalLearningRateMixin:
             self.held_updates = self._clr_variable(0, "held_updates", "int")
         self._clr_variable_count = len(self._variables) - self._clr_insert_index
         # On an eagerly run backend (PyTorch), the update's schedule is
-        # evaluated on the host; see `_host`. A rate above the largest value
-        # of the rate's float type would be infinite once cast.
-        self._host = host_ops(float(np.finfo(self.current_lr.dtype).max))
+        # evaluated on the host; see `_host`.
+        self._host = host_ops(self.current_lr.dtype)
 
     @classmethod
     def _find_momentum_attribute(cls, clr_config):
@@ -324,9 +323,6 @@ class CyclicalLearningRateMixin:
     @lr.setter
     def lr(self, value):
         self.learning_rate = value
-
-    def _next_learning_rate(self):
-        return self._schedule()[0]
 
     def _schedule(self, xp=None):
         """The rate and momentum of the next update, and their validity.
@@ -418,6 +414,8 @@ class CyclicalLearningRateMixin:
         return self._schedule()
 
     def _get_current_learning_rate(self):
+        if self._clr_config is None and not self.decay:
+            return super()._get_current_learning_rate()
         return self._update_schedule()[0]
 
     def _scheduled_momentum(self):
@@ -481,7 +479,7 @@ class CyclicalLearningRateMixin:
             object.__setattr__(self, attribute, scheduled)
 
     def _host_begin_update(self):
-        """The update's schedule on the host path (see `_host_schedule`).
+        """The update's schedule on the host path, `_schedule(self._host)`.
 
         `current_lr` (and `current_momentum`) take the update's values now,
         and the update reads them as the variables themselves, as plain
@@ -492,7 +490,8 @@ class CyclicalLearningRateMixin:
         """
         rate, valid, momentum = self._schedule(self._host)
         if valid is None:  # decay alone
-            return ops.convert_to_tensor(rate, self._learning_rate.dtype), None, None
+            rate = ops.convert_to_tensor(rate, keras.backend.floatx())
+            return rate, None, None
         scalars = self._host.scalars
         if valid:
             scalars.write(self.current_lr, rate)

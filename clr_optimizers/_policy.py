@@ -47,7 +47,7 @@ class TensorOps:
 
     The policy functions (`cycle_fraction`, `one_cycle_value`) and the
     optimizers' schedule take such a namespace as `xp` and call it for every
-    operation but `+ - * / //` and comparisons. This one builds them in the
+    operation but `+ - * / //`. This one builds them in the
     training graph of any backend; `clr_optimizers._host.HostOps` evaluates
     the same calls in Python float64 (for PyTorch's eager update).
 

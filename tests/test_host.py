@@ -109,6 +109,10 @@ def test_overflow_of_the_compute_type_is_infinite_as_in_the_graph():
     assert host.all_finite_nonnegative(0.0, 1.0, FLOAT32_MAX)
     for bad in (-1e-30, math.nan, math.inf, 1e39):
         assert not host.all_finite_nonnegative(0.1, bad)
+    unbounded = HostOps(None)
+    assert unbounded.all_finite_nonnegative(0.0, 1e300)
+    for bad in (-1e-30, math.nan, math.inf):
+        assert not unbounded.all_finite_nonnegative(bad, 0.1)
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="the host path is PyTorch's")

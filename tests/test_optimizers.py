@@ -366,3 +366,39 @@ def test_built_over_the_class_keras_instantiates(name):
     ):
         assert instantiated is not keras_class
         assert hasattr(opt, "_parallel_update_step")
+
+
+def test_without_a_cycle_learning_rate_is_the_keras_variable():
+    opt = co.SGD(learning_rate=0.01)
+    plain = keras.optimizers.SGD(learning_rate=0.01)
+    assert isinstance(opt.learning_rate, keras.Variable)
+    assert type(opt.learning_rate) is type(plain.learning_rate)
+    opt.learning_rate.assign(0.1)
+    assert_rel(opt.learning_rate, 0.1)
+
+
+def test_decay_divides_a_learning_rate_schedule():
+    # Two SGD updates with gradient 1: the weight falls by each update's rate,
+    # schedule(n) / (1 + decay * n) for n = 0, 1.
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
+    opt = co.SGD(learning_rate=schedule, decay=0.01)
+    weight = keras.Variable(np.ones((2,), "float32"))
+    for _ in range(2):
+        opt.apply([tensor(np.ones((2,), "float32"))], [weight])
+    rates = [0.1 * 0.5 ** (n / 10) / (1 + 0.01 * n) for n in (0, 1)]
+    assert_rel(ops.convert_to_numpy(weight), [1 - sum(rates)] * 2)
+
+
+def test_cycle_under_bfloat16_floatx():
+    keras.backend.set_floatx("bfloat16")
+    try:
+        opt = co.SGD(learning_rate=0.01, clr={"step_size": 2, "max_lr": 0.05})
+        weight = keras.Variable(np.ones((2,), "float32"), dtype="bfloat16")
+        for _ in range(2):
+            opt.apply([ops.ones((2,), "bfloat16")], [weight])
+        assert str(opt.current_lr.dtype) == "bfloat16"
+        # The second update applied 0.01 + (0.05 - 0.01) / 2, in bfloat16.
+        assert_rel(opt.current_lr, 0.03, rtol=1e-2)
+        assert int(opt.clr_iterations) == 2
+    finally:
+        keras.backend.set_floatx("float32")
