@@ -472,8 +472,9 @@ class CyclicLR(keras.callbacks.Callback):
     def _attach(self):
         name = type(self).__name__
         optimizer = rate_owner(getattr(self.model, "optimizer", None), name)
-        if isinstance(optimizer, CyclicalLearningRateMixin) and (
-            optimizer.clr is not None or optimizer.decay
+        if (
+            isinstance(optimizer, CyclicalLearningRateMixin)
+            and optimizer._changes_the_rate
         ):
             raise ValueError(
                 f"Optimizer '{optimizer.name}' has a cyclical learning rate "

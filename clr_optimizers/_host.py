@@ -19,12 +19,6 @@ from keras.src.backend.common.stateless_scope import in_stateless_scope
 from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 
 
-def _bounded(value, largest):
-    # A value above the largest of the rate's float type is infinite there,
-    # and so here: the rate is then NaN or infinite, and held.
-    return math.inf if value > largest else value
-
-
 class HostOps:
     """`_policy.TensorOps`' operations on Python numbers, in float64.
 
@@ -102,23 +96,25 @@ class HostOps:
     def square(value):
         return value * value
 
-    def exp(self, value):
+    def _bounded(self, function, argument):
+        # A value above the largest of the rate's float type is infinite
+        # there, and so here: the rate is then NaN or infinite, and held.
+        # Python raises instead of overflowing (a negative position can ask
+        # for 0.5 ** -2000).
         try:
-            return _bounded(math.exp(value), self.largest)
+            value = function(argument)
         except OverflowError:
             return math.inf
+        return math.inf if value > self.largest else value
+
+    def exp(self, value):
+        return self._bounded(math.exp, value)
 
     def expm1(self, value):
-        try:
-            return _bounded(math.expm1(value), self.largest)
-        except OverflowError:
-            return math.inf
+        return self._bounded(math.expm1, value)
 
     def half_power(self, exponent):
-        try:
-            return _bounded(math.ldexp(1.0, -exponent), self.largest)
-        except OverflowError:  # a negative position; held as invalid
-            return math.inf
+        return self._bounded(lambda k: math.ldexp(1.0, -k), exponent)
 
     @staticmethod
     def scale(scale_fn, argument):

@@ -316,6 +316,11 @@ class CyclicalLearningRateMixin:
         return settings
 
     @property
+    def _changes_the_rate(self):
+        # Without a cycle or decay the optimizer is its Keras class.
+        return self._clr_config is not None or bool(self.decay)
+
+    @property
     def lr(self):
         """The base learning rate: the variable behind `learning_rate`."""
         return self._learning_rate
@@ -414,7 +419,7 @@ class CyclicalLearningRateMixin:
         return self._schedule()
 
     def _get_current_learning_rate(self):
-        if self._clr_config is None and not self.decay:
+        if not self._changes_the_rate:
             return super()._get_current_learning_rate()
         return self._update_schedule()[0]
 
@@ -422,7 +427,7 @@ class CyclicalLearningRateMixin:
         return self._update_schedule()[2]
 
     def _backend_apply_gradients(self, grads, trainable_variables):
-        if self._clr_config is None and not self.decay:
+        if not self._changes_the_rate:
             return super()._backend_apply_gradients(grads, trainable_variables)
         # Computed once here; update_step, weight decay, the momentum term
         # and any other read during this update get these same tensors.
@@ -442,7 +447,7 @@ class CyclicalLearningRateMixin:
         if self._clr_config is not None:
             _, valid, momentum = self._update_schedule()
             if isinstance(valid, bool):
-                self._host_advance(learning_rate, valid, momentum)
+                self._host_advance(valid)
                 return
             # An update at the held rate does not advance the cycle.
             advanced = ops.cast(valid, self.clr_iterations.dtype)
@@ -501,7 +506,7 @@ class CyclicalLearningRateMixin:
             momentum = self.current_momentum
         return self.current_lr, valid, momentum
 
-    def _host_advance(self, rate, valid, momentum):
+    def _host_advance(self, valid):
         # The counters of `_backend_update_step`: `_host_begin_update` has
         # set `current_lr` and `current_momentum`.
         scalars = self._host.scalars
@@ -632,7 +637,6 @@ class CyclicalLearningRateMixin:
                 )
         for variable, value in zip(targets, sources):
             variable.assign(value)
-
 
 
 def _one_cycle(xp, position, base, max_lr, config):
