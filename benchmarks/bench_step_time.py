@@ -46,13 +46,13 @@ cost of starting and ending ``fit`` and short stalls of a shared machine are
 left out, while everything done at every step (data, callbacks, the train
 function) is in.
 
-Reported per case: the median over rounds of each variant's step time, and
-the ratios CLR/plain, callback/plain and carry/plain, each the median over rounds of the
-ratio within the round (the variants of one round run back to back, so the
-slow drift of a shared machine cancels). The line under the table gives
-the interquartile range of the per-round CLR/plain ratio, a gauge of the
-noise, and the ratio of the two variants' fastest rounds, which load from
-other processes (it only ever slows a run down) disturbs least.
+Reported per case: the median over rounds of each variant's step time, and the
+ratios CLR/plain, callback/plain and carry/plain, each the median over rounds
+of the ratio within the round (the variants of one round run back to back, so
+the slow drift of a shared machine cancels). The line under the table gives the
+interquartile range of the per-round CLR/plain ratio, a gauge of the noise, and
+the ratio of the two variants' fastest rounds, which load from other processes
+(it only ever slows a run down) disturbs least.
 
 Target: CLR/plain median step-time ratio <= 1.02 (at most 2% slower than the
 plain optimizer). PASS/FAIL is printed per case; the exit code is 0 unless
@@ -67,8 +67,8 @@ Defaults: 9 rounds; 600 steps per run for ``small``, 250 for ``deep``; about
 
 Options: ``--repeats``, ``--steps``, ``--case {small,deep,all}``,
 ``--batch-size``, ``--jit-compile``/``--no-jit-compile``, ``--threads``
-(TensorFlow's thread pools, TensorFlow only), ``--check``, and ``--quick`` for a short smoke
-run. Progress goes to stderr, the table to stdout.
+(TensorFlow's thread pools, TensorFlow only), ``--check``, and ``--quick``
+for a short smoke run. Progress goes to stderr, the table to stdout.
 """
 
 import argparse
@@ -223,8 +223,9 @@ def make_optimizer(variant, name, options):
                 ]
             ]
         if len(optimizer.variables) != len(reference.variables):
-            raise AssertionError("The carry variant must hold the cycle's "
-                                 "variables.")
+            raise AssertionError(
+                "The carry variant must hold the cycle's variables."
+            )
     return optimizer
 
 
@@ -342,15 +343,11 @@ def run_case(case, steps, repeats, batch_size, jit_compile, log):
             times[variant].append(runners[variant].run(x, y, batch_size))
         log(
             f"  {case} round {round_index + 1}/{repeats}: "
-            + ", ".join(
-                f"{v} {times[v][-1] * 1e3:.3f} ms" for v in VARIANTS
-            )
+            + ", ".join(f"{v} {times[v][-1] * 1e3:.3f} ms" for v in VARIANTS)
         )
 
     clr_ratios = [c / p for c, p in zip(times["clr"], times["plain"])]
-    callback_ratios = [
-        c / p for c, p in zip(times["callback"], times["plain"])
-    ]
+    callback_ratios = [c / p for c, p in zip(times["callback"], times["plain"])]
     carry_ratios = [c / p for c, p in zip(times["carry"], times["plain"])]
     return {
         "case": case,
@@ -409,37 +406,51 @@ def parse_args(argv=None):
         )
     )
     parser.add_argument(
-        "--case", choices=("small", "deep", "all"), default="all",
+        "--case",
+        choices=("small", "deep", "all"),
+        default="all",
         help="which model to time (default: all)",
     )
     parser.add_argument(
-        "--repeats", type=int, default=None,
+        "--repeats",
+        type=int,
+        default=None,
         help="interleaved rounds per case (default: 9; 2 with --quick)",
     )
     parser.add_argument(
-        "--steps", type=int, default=None,
+        "--steps",
+        type=int,
+        default=None,
         help="timed steps per epoch (default: 600 small, 250 deep; "
         "20 with --quick)",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=32,
+        "--batch-size",
+        type=int,
+        default=32,
         help="samples per step (default: 32)",
     )
     parser.add_argument(
-        "--jit-compile", action=argparse.BooleanOptionalAction, default=None,
-        help="jit_compile for every variant (default: Keras's \"auto\")",
+        "--jit-compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help='jit_compile for every variant (default: Keras\'s "auto")',
     )
     parser.add_argument(
-        "--threads", type=int, default=0,
+        "--threads",
+        type=int,
+        default=0,
         help="TensorFlow intra- and inter-op threads (default: 0, "
         "TensorFlow's choice)",
     )
     parser.add_argument(
-        "--quick", action="store_true",
+        "--quick",
+        action="store_true",
         help="a short smoke run: 2 rounds of 20 steps",
     )
     parser.add_argument(
-        "--check", action="store_true",
+        "--check",
+        action="store_true",
         help=f"exit with status 1 when CLR/plain > {TARGET_RATIO} in a case",
     )
     args = parser.parse_args(argv)
@@ -490,7 +501,11 @@ def main(argv=None):
         log(f"case {case}: {steps} steps per run")
         results.append(
             run_case(
-                case, steps, args.repeats, args.batch_size, args.jit_compile,
+                case,
+                steps,
+                args.repeats,
+                args.batch_size,
+                args.jit_compile,
                 log,
             )
         )

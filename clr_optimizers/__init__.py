@@ -4,13 +4,15 @@ Smith, "Cyclical Learning Rates for Training Neural Networks",
 https://arxiv.org/abs/1506.01186.
 """
 
+from importlib import metadata as _metadata
+
 from clr_optimizers import _optimizers
-from clr_optimizers._callback import CyclicalLR
-from clr_optimizers._callback import CyclicLR
+from clr_optimizers._callbacks._cyclic_lr import CyclicalLR
+from clr_optimizers._callbacks._cyclic_lr import CyclicLR
 from clr_optimizers._compat import INTRODUCED_IN
 from clr_optimizers._compat import missing_optimizer_error
-from clr_optimizers._mixin import CyclicalLearningRateMixin
-from clr_optimizers._mixin import with_clr
+from clr_optimizers._optimizer._factory import with_clr
+from clr_optimizers._optimizer._mixin import CyclicalLearningRateMixin
 from clr_optimizers._optimizers import OPTIMIZERS
 from clr_optimizers._optimizers import SGD
 from clr_optimizers._optimizers import Adadelta
@@ -24,16 +26,18 @@ from clr_optimizers._optimizers import Lamb
 from clr_optimizers._optimizers import Lion
 from clr_optimizers._optimizers import Nadam
 from clr_optimizers._optimizers import RMSprop
-from clr_optimizers._plot import plot_schedule
-from clr_optimizers._policy import MODES
-from clr_optimizers._policy import cyclical_learning_rate
-from clr_optimizers._policy import one_cycle_value
-from clr_optimizers._policy import reference_learning_rate
-from clr_optimizers._range_test import LRRangeTestResult
-from clr_optimizers._range_test import lr_range_test
+from clr_optimizers._plotting import plot_schedule
+from clr_optimizers._policy._cyclical import cyclical_learning_rate
+from clr_optimizers._policy._one_cycle import one_cycle_value
+from clr_optimizers._policy._reference import reference_learning_rate
+from clr_optimizers._range_test._loop import lr_range_test
+from clr_optimizers._range_test._result import LRRangeTestResult
 from clr_optimizers._schedule import CyclicalLearningRate
+from clr_optimizers._validation import CLR_MODES
+from clr_optimizers._validation import MODES
 
 __all__ = [
+    "CLR_MODES",
     "MODES",
     "OPTIMIZERS",
     "SGD",
@@ -61,7 +65,10 @@ __all__ = [
     "with_clr",
 ]
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("clr_optimizers")
+except _metadata.PackageNotFoundError:  # imported from a checkout, uninstalled
+    __version__ = "0+unknown"
 
 # Optimizer classes that only newer Keras releases have (INTRODUCED_IN).
 for _name in INTRODUCED_IN:

@@ -1,13 +1,10 @@
-"""`python -m clr_optimizers`: the demo, and the `plot` and `benchmark`
-commands.
+"""`python -m clr_optimizers`: the demo, and the `plot` command.
 
 ```
 python -m clr_optimizers [--updates N] [--report-every N]
 python -m clr_optimizers plot [--mode MODE] [--base-lr X] [--max-lr X]
     [--step-size N] [--gamma X] [--iterations N] [--decay X] [--compare]
     [-o FILE.png|FILE.svg]
-python -m clr_optimizers benchmark [--dataset mnist1d|digits|all]
-    [--optimizer sgd|adam|all] [--seeds N] [--quick] [-o DIR]
 ```
 """
 
@@ -15,19 +12,7 @@ import argparse
 import os
 import sys
 
-
-def _number(text):
-    """`text` as an int or a float, or unchanged when it is neither.
-
-    An unparsed string goes on to the validators, whose error names the
-    argument and echoes the received value.
-    """
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+from clr_optimizers._validation import number_or_text
 
 
 def _build_parser():
@@ -37,18 +22,26 @@ def _build_parser():
         "RMSprop and Adam in each cyclical mode and print the applied rate "
         "beside the formula; exits with status 1 if they disagree. "
         "With `plot`: draw a schedule to a PNG or SVG file "
-        "(see `python -m clr_optimizers plot --help`). "
-        "With `benchmark`: train real models with a tuned fixed rate, "
-        "Keras's cosine decay and CLR from the range test, and compare "
-        "(see `python -m clr_optimizers benchmark --help`).",
+        "(see `python -m clr_optimizers plot --help`).",
     )
-    parser.add_argument("--updates", type=int, default=None,
-                        help="demo: updates per run (default: 6000)")
-    parser.add_argument("--report-every", type=int, default=None,
-                        help="demo: print every this many updates "
-                        "(default: 1000)")
-    commands = parser.add_subparsers(dest="command",
-                                     metavar="{plot,benchmark}")
+    parser.add_argument(
+        "--updates",
+        type=int,
+        default=None,
+        help="demo: updates per run (default: 6000)",
+    )
+    parser.add_argument(
+        "--report-every",
+        type=int,
+        default=None,
+        help="demo: print every this many updates (default: 1000)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="{plot}")
+    return parser, _add_plot_command(commands)
+
+
+def _add_plot_command(commands):
+    """The `plot` command and its options."""
     plot = commands.add_parser(
         "plot",
         help="draw the learning rate of a cyclical optimizer to a file",
@@ -58,93 +51,71 @@ def _build_parser():
         "float64 formula (reference_learning_rate) over it. "
         "Needs matplotlib: pip install 'clr_optimizers[plot]'.",
     )
-    plot.add_argument("--mode", default="triangular",
-                      help="triangular, triangular2 or exp_range "
-                      "(default: triangular)")
-    plot.add_argument("--base-lr", type=_number, default=0.001,
-                      help="base learning rate, the bottom of the cycle "
-                      "(default: 0.001)")
-    plot.add_argument("--max-lr", type=_number, default=0.006,
-                      help="the peak of the cycle (default: 0.006)")
-    plot.add_argument("--step-size", type=_number, default=2000,
-                      help="half a cycle, in updates (default: 2000)")
-    plot.add_argument("--gamma", type=_number, default=1.0,
-                      help="exp_range amplitude factor per update, in (0, 1] "
-                      "(default: 1.0)")
-    plot.add_argument("--iterations", type=_number, default=None,
-                      help="number of updates drawn "
-                      "(default: 6 * step size, three cycles)")
-    plot.add_argument("--decay", type=_number, default=0.0,
-                      help="time-based decay of the base rate, "
-                      "base / (1 + decay * n) (default: 0.0)")
-    plot.add_argument("--compare", action="store_true",
-                      help="also draw the float64 reference formula")
-    plot.add_argument("-o", "--output", default="clr_schedule.png",
-                      help="output file, .png or .svg "
-                      "(default: clr_schedule.png)")
-    benchmark = commands.add_parser(
-        "benchmark",
-        help="measure CLR against tuned fixed rates on MNIST-1D and digits",
-        description="Train the MNIST-1D CNN and a digits MLP with SGD "
-        "(momentum 0.9) and Adam: a tuned fixed rate (grid search on "
-        "validation), Keras's CosineDecay with warmup, and triangular2 and "
-        "1cycle from lr_range_test's suggestions; writes runs.csv, "
-        "runs.json, summary.md and a PNG per data set to -o DIR. The "
-        "protocol is in clr_optimizers/_benchmark.py and the README. "
-        "Needs the benchmark extra: pip install 'clr_optimizers[benchmark]'.",
+    plot.add_argument(
+        "--mode",
+        default="triangular",
+        help="triangular, triangular2 or exp_range (default: triangular)",
     )
-    benchmark.add_argument("--dataset", default="all",
-                           help="mnist1d, digits or all (default: all)")
-    benchmark.add_argument("--optimizer", default="all",
-                           help="sgd, adam or all (default: all)")
-    benchmark.add_argument("--seeds", type=_number, default=None,
-                           help="number of seeds, >= 1 (default: 5, or 1 "
-                           "with --quick)")
-    benchmark.add_argument("--quick", action="store_true",
-                           help="tiny budgets: a smoke test of every arm "
-                           "(about a minute; the numbers mean nothing)")
-    benchmark.add_argument("-o", "--output", default="benchmark_results",
-                           help="output directory (default: "
-                           "benchmark_results)")
-    parser._benchmark_parser = benchmark
-    return parser, plot
-
-
-def _run_benchmark(parser, args):
-    if args.updates is not None or args.report_every is not None:
-        parser.error("--updates and --report-every belong to the demo, not "
-                     f"to `benchmark`. Received: --updates={args.updates}, "
-                     f"--report-every={args.report_every}")
-    from clr_optimizers import _benchmark
-
-    if args.seeds is None:
-        args.seeds = 1 if args.quick else 5
-    try:
-        _benchmark.check_arguments(args.dataset, args.optimizer, args.seeds,
-                                   args.output)
-    except ValueError as error:
-        parser.error(str(error))
-    try:
-        _benchmark.require_benchmark_extra()
-    except ImportError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 1
-    report = _benchmark.run_benchmark(
-        dataset=args.dataset, optimizer=args.optimizer, seeds=args.seeds,
-        quick=args.quick, output=args.output,
+    plot.add_argument(
+        "--base-lr",
+        type=number_or_text,
+        default=0.001,
+        help="base learning rate, the bottom of the cycle (default: 0.001)",
     )
-    print()
-    print(_benchmark.summary_markdown(report))
-    return 0
+    plot.add_argument(
+        "--max-lr",
+        type=number_or_text,
+        default=0.006,
+        help="the peak of the cycle (default: 0.006)",
+    )
+    plot.add_argument(
+        "--step-size",
+        type=number_or_text,
+        default=2000,
+        help="half a cycle, in updates (default: 2000)",
+    )
+    plot.add_argument(
+        "--gamma",
+        type=number_or_text,
+        default=1.0,
+        help="exp_range amplitude factor per update, in (0, 1] (default: 1.0)",
+    )
+    plot.add_argument(
+        "--iterations",
+        type=number_or_text,
+        default=None,
+        help="number of updates drawn (default: 6 * step size, three cycles)",
+    )
+    plot.add_argument(
+        "--decay",
+        type=number_or_text,
+        default=0.0,
+        help="time-based decay of the base rate, "
+        "base / (1 + decay * n) (default: 0.0)",
+    )
+    plot.add_argument(
+        "--compare",
+        action="store_true",
+        help="also draw the float64 reference formula",
+    )
+    plot.add_argument(
+        "-o",
+        "--output",
+        default="clr_schedule.png",
+        help="output file, .png or .svg (default: clr_schedule.png)",
+    )
+    return plot
 
 
 def _run_demo(parser, args):
     updates = 6000 if args.updates is None else args.updates
     report_every = 1000 if args.report_every is None else args.report_every
     if report_every <= 0 or updates < report_every:
-        parser.error("--report-every must be > 0 and at most --updates. "
-                     f"Received: --updates={updates}, "
-                     f"--report-every={report_every}")
+        parser.error(
+            "--report-every must be > 0 and at most --updates. "
+            f"Received: --updates={updates}, "
+            f"--report-every={report_every}"
+        )
     from clr_optimizers._demo import run_demo
 
     return 0 if run_demo(updates, report_every) else 1
@@ -152,27 +123,31 @@ def _run_demo(parser, args):
 
 def _run_plot(parser, args):
     if args.updates is not None or args.report_every is not None:
-        parser.error("--updates and --report-every belong to the demo, not "
-                     f"to `plot`. Received: --updates={args.updates}, "
-                     f"--report-every={args.report_every}")
+        parser.error(
+            "--updates and --report-every belong to the demo, not "
+            f"to `plot`. Received: --updates={args.updates}, "
+            f"--report-every={args.report_every}"
+        )
     suffix = os.path.splitext(args.output)[1].lower()
     if suffix not in (".png", ".svg"):
-        parser.error("-o/--output must end in .png or .svg. "
-                     f"Received: --output={args.output!r}")
+        parser.error(
+            "-o/--output must end in .png or .svg. "
+            f"Received: --output={args.output!r}"
+        )
     try:
-        from clr_optimizers._plot import require_matplotlib
+        from clr_optimizers._plotting import require_matplotlib
 
-        require_matplotlib()
+        require_matplotlib("Drawing a schedule")
     except ImportError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 1
 
-    from clr_optimizers._config import check_gamma
-    from clr_optimizers._config import check_rate
-    from clr_optimizers._config import check_step_size
-    from clr_optimizers._plot import check_iterations
-    from clr_optimizers._plot import plot_schedule
-    from clr_optimizers._policy import check_mode
+    from clr_optimizers._plotting import plot_schedule
+    from clr_optimizers._validation import check_gamma
+    from clr_optimizers._validation import check_iterations
+    from clr_optimizers._validation import check_mode
+    from clr_optimizers._validation import check_rate
+    from clr_optimizers._validation import check_step_size
 
     try:
         mode = check_mode(args.mode, "--mode")
@@ -193,12 +168,15 @@ def _run_plot(parser, args):
 
     fig = plot_schedule(compare=args.compare, **settings)
     try:
-        save_options = {"metadata": {"Date": None}} if suffix == ".svg" else {
-            "dpi": 110}
+        save_options = (
+            {"metadata": {"Date": None}} if suffix == ".svg" else {"dpi": 110}
+        )
         fig.savefig(args.output, format=suffix[1:], **save_options)
     except OSError as error:
-        print(f"{parser.prog}: error: cannot write {args.output!r}: "
-              f"{error}", file=sys.stderr)
+        print(
+            f"{parser.prog}: error: cannot write {args.output!r}: {error}",
+            file=sys.stderr,
+        )
         return 1
     print(f"Wrote {args.output}")
     return 0
@@ -211,8 +189,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "plot":
         return _run_plot(plot_parser, args)
-    if args.command == "benchmark":
-        return _run_benchmark(parser._benchmark_parser, args)
     return _run_demo(parser, args)
 
 

@@ -23,8 +23,101 @@ def seed_model():
     )
 
 
-def run_demo(updates=6000, report_every=1000, optimizers=DEMO_OPTIMIZERS,
-             modes=None, print_fn=print):
+def _clr_dict(mode):
+    clr = {"mode": mode, "step_size": STEP_SIZE, "max_lr": MAX_LR}
+    if mode == "exp_range":
+        clr["clr_gamma"] = GAMMA
+    return clr
+
+
+def _reference(n, mode):
+    """The formula's rate of update `n`, in float64."""
+    import clr_optimizers as co
+
+    gamma = GAMMA if mode == "exp_range" else 1.0
+    return float(
+        co.reference_learning_rate(n, BASE_LR, MAX_LR, STEP_SIZE, mode, gamma)
+    )
+
+
+def _train(name, mode, x, y, updates, report_every, batch_size):
+    """Trains the seed model; returns a row per epoch of `report_every`.
+
+    Each row is `(clr_iterations, next rate, last applied rate, loss)`.
+    """
+    import keras
+
+    import clr_optimizers as co
+
+    keras.utils.set_random_seed(0)
+    model = seed_model()
+    optimizer = getattr(co, name)(learning_rate=BASE_LR, clr=_clr_dict(mode))
+    # PyTorch takes one step per execution only.
+    on_torch = keras.backend.backend() == "torch"
+    model.compile(
+        optimizer,
+        "binary_crossentropy",
+        steps_per_execution=1 if on_torch else 50,
+    )
+    rows = []
+
+    def report(epoch, logs):
+        rows.append(
+            (
+                int(optimizer.clr_iterations),
+                float(optimizer.learning_rate),
+                float(optimizer.current_lr),
+                logs["loss"],
+            )
+        )
+
+    model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=updates // report_every,
+        shuffle=False,
+        verbose=0,
+        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=report)],
+    )
+    return rows
+
+
+def _report(name, mode, rows, print_fn):
+    """Prints the rows beside the formula; returns whether all agree."""
+    gamma = f", gamma {GAMMA}" if mode == "exp_range" else ""
+    print_fn(
+        f"\n{name}, mode={mode!r}, base {BASE_LR}, max {MAX_LR}, "
+        f"step_size {STEP_SIZE}{gamma}"
+    )
+    print_fn(
+        f"{'updates':>8} {'next rate':>12} {'reference':>12} "
+        f"{'last applied':>13} {'reference':>12}  loss"
+    )
+    all_agree = True
+    for n, next_rate, applied, loss in rows:
+        expected_next = _reference(n, mode)
+        expected_applied = _reference(n - 1, mode)
+        ok = (
+            abs(next_rate - expected_next) <= RTOL * expected_next
+            and abs(applied - expected_applied) <= RTOL * expected_applied
+        )
+        all_agree &= ok
+        print_fn(
+            f"{n:>8} {next_rate:>12.8f} {expected_next:>12.8f} "
+            f"{applied:>13.8f} {expected_applied:>12.8f}  "
+            f"{loss:.4f}{'' if ok else '  MISMATCH'}"
+        )
+    return all_agree
+
+
+def run_demo(
+    updates=6000,
+    report_every=1000,
+    optimizers=DEMO_OPTIMIZERS,
+    modes=None,
+    print_fn=print,
+):
     """Trains the seed model with each optimizer and mode; checks the rates.
 
     Every `report_every` updates it reads `optimizer.current_lr` (the rate
@@ -35,8 +128,6 @@ def run_demo(updates=6000, report_every=1000, optimizers=DEMO_OPTIMIZERS,
     Returns:
         True when every rate agrees with the formula to `RTOL` relative.
     """
-    import keras
-
     import clr_optimizers as co
 
     modes = modes or co.MODES
@@ -47,51 +138,11 @@ def run_demo(updates=6000, report_every=1000, optimizers=DEMO_OPTIMIZERS,
     all_agree = True
     for name in optimizers:
         for mode in modes:
-            gamma = GAMMA if mode == "exp_range" else 1.0
-            clr = {"mode": mode, "step_size": STEP_SIZE, "max_lr": MAX_LR}
-            if mode == "exp_range":
-                clr["clr_gamma"] = gamma
-            keras.utils.set_random_seed(0)
-            model = seed_model()
-            optimizer = getattr(co, name)(learning_rate=BASE_LR, clr=clr)
-            # PyTorch takes one step per execution only.
-            model.compile(optimizer, "binary_crossentropy",
-                          steps_per_execution=1
-                          if keras.backend.backend() == "torch" else 50)
-
-            def reference(n, mode=mode, gamma=gamma):
-                return float(co.reference_learning_rate(
-                    n, BASE_LR, MAX_LR, STEP_SIZE, mode, gamma))
-
-            print_fn(f"\n{name}, mode={mode!r}, base {BASE_LR}, max {MAX_LR}, "
-                     f"step_size {STEP_SIZE}"
-                     + (f", gamma {gamma}" if mode == "exp_range" else ""))
-            print_fn(f"{'updates':>8} {'next rate':>12} {'reference':>12} "
-                     f"{'last applied':>13} {'reference':>12}  loss")
-            rows = []
-
-            def report(epoch, logs, optimizer=optimizer, rows=rows):
-                rows.append((
-                    int(optimizer.clr_iterations),
-                    float(optimizer.learning_rate),
-                    float(optimizer.current_lr),
-                    logs["loss"],
-                ))
-
-            model.fit(x, y, batch_size=batch_size,
-                      epochs=updates // report_every, shuffle=False,
-                      verbose=0,
-                      callbacks=[keras.callbacks.LambdaCallback(
-                          on_epoch_end=report)])
-            for n, next_rate, applied, loss in rows:
-                expected_next, expected_applied = reference(n), reference(n - 1)
-                ok = (abs(next_rate - expected_next) <= RTOL * expected_next
-                      and abs(applied - expected_applied)
-                      <= RTOL * expected_applied)
-                all_agree &= ok
-                print_fn(f"{n:>8} {next_rate:>12.8f} {expected_next:>12.8f} "
-                         f"{applied:>13.8f} {expected_applied:>12.8f}  "
-                         f"{loss:.4f}{'' if ok else '  MISMATCH'}")
-    print_fn("\nAll rates agree with the formula to 1e-6 relative."
-             if all_agree else "\nSome rates disagree with the formula.")
+            rows = _train(name, mode, x, y, updates, report_every, batch_size)
+            all_agree &= _report(name, mode, rows, print_fn)
+    print_fn(
+        "\nAll rates agree with the formula to 1e-6 relative."
+        if all_agree
+        else "\nSome rates disagree with the formula."
+    )
     return all_agree

@@ -3,38 +3,18 @@
 Each class is a subclass of the Keras class of the same name, made by
 `with_clr`: same constructor, plus `clr`, `decay` and `lr`. A class that the
 installed Keras lacks or cannot run (`ScheduleFreeAdamW` before Keras 3.14,
-`Muon` before 3.13) is absent, and
-reading its name raises an AttributeError that names the Keras that has it.
+`Muon` before 3.13) is absent, and reading its name raises an AttributeError
+that names the Keras that has it.
 """
 
 import keras
 
 from clr_optimizers._compat import INTRODUCED_IN
-from clr_optimizers._compat import check_keras
 from clr_optimizers._compat import has_optimizer
 from clr_optimizers._compat import missing_optimizer_error
-from clr_optimizers._mixin import with_clr
-
-# The classes of every supported Keras, then those that need a newer one.
-_KERAS_CLASSES = [
-    keras.optimizers.Adadelta,
-    keras.optimizers.Adafactor,
-    keras.optimizers.Adagrad,
-    keras.optimizers.Adam,
-    keras.optimizers.AdamW,
-    keras.optimizers.Adamax,
-    keras.optimizers.Ftrl,
-    keras.optimizers.Lamb,
-    keras.optimizers.Lion,
-    keras.optimizers.Nadam,
-    keras.optimizers.RMSprop,
-    keras.optimizers.SGD,
-] + [
-    getattr(keras.optimizers, name)
-    for name in INTRODUCED_IN
-    if has_optimizer(name)
-]
-check_keras([keras.optimizers.Optimizer, *_KERAS_CLASSES])
+from clr_optimizers._keras_private import check_keras
+from clr_optimizers._optimizer._factory import with_clr
+from clr_optimizers._optimizer._mixin import CyclicalLearningRateMixin
 
 Adadelta = with_clr(keras.optimizers.Adadelta)
 Adafactor = with_clr(keras.optimizers.Adafactor)
@@ -53,10 +33,22 @@ if has_optimizer("Muon"):
 if has_optimizer("ScheduleFreeAdamW"):
     ScheduleFreeAdamW = with_clr(keras.optimizers.ScheduleFreeAdamW)
 
-# One class per optimizer of the installed Keras, in alphabetical order.
 OPTIMIZERS = tuple(
-    sorted((with_clr(cls) for cls in _KERAS_CLASSES), key=lambda c: c.__name__)
+    sorted(
+        (
+            value
+            for value in list(globals().values())
+            if isinstance(value, type)
+            and issubclass(value, CyclicalLearningRateMixin)
+            and value is not CyclicalLearningRateMixin
+        ),
+        key=lambda cls: cls.__name__,
+    )
 )
+"""One cyclical class per optimizer of the installed Keras, by name."""
+
+# The Keras class (on PyTorch, its fused subclass) behind each one.
+check_keras([keras.optimizers.Optimizer, *(c.__bases__[1] for c in OPTIMIZERS)])
 
 
 def __getattr__(name):

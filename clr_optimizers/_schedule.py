@@ -1,30 +1,29 @@
 """The cyclical policies as a Keras `LearningRateSchedule`."""
 
+from typing import Any
+
 import keras
 
-from clr_optimizers._config import check_choice
-from clr_optimizers._config import check_gamma
-from clr_optimizers._config import check_rate
-from clr_optimizers._config import check_scale_fn
-from clr_optimizers._config import check_step_size
-from clr_optimizers._mixin import serialize_scale_fn
-from clr_optimizers._policy import check_mode
-from clr_optimizers._policy import cyclical_learning_rate
+from clr_optimizers._policy._cyclical import cyclical_learning_rate
+from clr_optimizers._serialization import deserialize_scale_fn
+from clr_optimizers._serialization import serialize_scale_fn
+from clr_optimizers._types import ScaleFn
+from clr_optimizers._types import TensorLike
+from clr_optimizers._validation import check_choice
+from clr_optimizers._validation import check_gamma
+from clr_optimizers._validation import check_mode
+from clr_optimizers._validation import check_rate
+from clr_optimizers._validation import check_scale_fn
+from clr_optimizers._validation import check_step_size
 
 
 @keras.saving.register_keras_serializable(package="clr_optimizers")
 class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
     """A `LearningRateSchedule` that cycles between `base_lr` and `max_lr`.
 
-    The same formula as the optimizers' `clr` dict (see
-    `clr_optimizers.cyclical_learning_rate`), as a schedule of the
-    optimizer's `iterations`, for any Keras optimizer:
-
-    ```
-    cycle = floor(1 + step / (2 * step_size))
-    x = abs(step / step_size - 2 * cycle + 1)
-    rate = base_lr + (max_lr - base_lr) * max(0, 1 - x) * scale
-    ```
+    The formula of `clr_optimizers.cyclical_learning_rate` (the same as the
+    optimizers' `clr` dict), as a schedule of the optimizer's `iterations`,
+    for any Keras optimizer.
 
     Unlike the optimizers' variables, the settings of a schedule are fixed
     at construction, and its position is the optimizer's `iterations`.
@@ -47,26 +46,27 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
         scale_mode: `"cycle"` (`scale_fn` receives the cycle number, from 1)
             or `"iterations"` (the step). Defaults to `"cycle"`.
 
-    Example:
-
-    >>> schedule = clr_optimizers.CyclicalLearningRate(
-    ...     base_lr=0.001, max_lr=0.006, step_size=2000, mode="triangular2"
-    ... )
-    >>> opt = keras.optimizers.Adam(learning_rate=schedule)
+    Examples:
+        >>> import keras
+        >>> import clr_optimizers
+        >>> schedule = clr_optimizers.CyclicalLearningRate(
+        ...     base_lr=0.001, max_lr=0.006, step_size=2000, mode="triangular2"
+        ... )
+        >>> opt = keras.optimizers.Adam(learning_rate=schedule)
     """
 
     def __init__(
         self,
-        base_lr,
-        max_lr,
-        step_size,
-        mode="triangular",
-        gamma=1.0,
-        name="CyclicalLearningRate",
-        step_size_down=None,
-        scale_fn=None,
-        scale_mode="cycle",
-    ):
+        base_lr: float,
+        max_lr: float,
+        step_size: int,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        name: str = "CyclicalLearningRate",
+        step_size_down: int | None = None,
+        scale_fn: ScaleFn | None = None,
+        scale_mode: str = "cycle",
+    ) -> None:
         super().__init__()
         self.base_lr = check_rate(base_lr, "base_lr")
         self.max_lr = check_rate(max_lr, "max_lr")
@@ -99,7 +99,7 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
             )
         self.name = name
 
-    def __call__(self, step):
+    def __call__(self, step: TensorLike) -> TensorLike:
         return cyclical_learning_rate(
             step,
             self.base_lr,
@@ -112,7 +112,7 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
             scale_mode=self.scale_mode,
         )
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = {
             "base_lr": self.base_lr,
             "max_lr": self.max_lr,
@@ -129,12 +129,8 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> "CyclicalLearningRate":
         if isinstance(config.get("scale_fn"), dict):
-            config = {
-                **config,
-                "scale_fn": keras.saving.deserialize_keras_object(
-                    config["scale_fn"]
-                ),
-            }
+            scale_fn = deserialize_scale_fn(config["scale_fn"])
+            config = {**config, "scale_fn": scale_fn}
         return cls(**config)

@@ -5,14 +5,14 @@ import math
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND
-from conftest import NOT_TORCH
-from conftest import assert_rel
-from conftest import spe
-from conftest import spe_param
-from conftest import seed_data
-from conftest import seed_formula
-from conftest import seed_model
+from helpers import BACKEND
+from helpers import NOT_TORCH
+from helpers import assert_rel
+from helpers import seed_data
+from helpers import seed_formula
+from helpers import seed_model
+from helpers import spe
+from helpers import spe_param
 from keras import ops
 
 import clr_optimizers as co
@@ -197,7 +197,11 @@ def test_reset_during_fit_applies_to_the_next_update():
     clr = co.CyclicLR(base_lr=0.001, max_lr=0.006, step_size=4)
     x, y = probe_data(20)
     model.fit(
-        x, y, batch_size=1, shuffle=False, verbose=0,
+        x,
+        y,
+        batch_size=1,
+        shuffle=False,
+        verbose=0,
         callbacks=[clr, ResetAt(clr)],
     )
     applied = -model.get_weights()[0][:, 0]
@@ -279,7 +283,12 @@ def test_any_optimizer_matches_the_same_cycle_as_a_schedule(
             steps_per_execution=spe(steps_per_execution),
         )
         model.fit(
-            x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
+            x,
+            y,
+            batch_size=16,
+            epochs=2,
+            shuffle=False,
+            verbose=0,
             callbacks=callbacks,
         )
         weights.append(model.get_weights())
@@ -374,7 +383,10 @@ def test_refuses_two_callbacks_on_one_optimizer():
     x, y = probe_data(4)
     with pytest.raises(ValueError, match="one schedule at a time"):
         model.fit(
-            x, y, batch_size=1, verbose=0,
+            x,
+            y,
+            batch_size=1,
+            verbose=0,
             callbacks=[co.CyclicLR(), co.CyclicLR()],
         )
 

@@ -20,12 +20,12 @@ import time
 
 import numpy as np
 import pytest
-from _helpers_training import SCRIPTS_DIR
-from _helpers_training import reference_rates
-from _helpers_training import run_script
-from _helpers_training import script_env
-from conftest import assert_rel
-from conftest import seed_formula
+from helpers import SCRIPTS_DIR
+from helpers import assert_rel
+from helpers import reference_rates
+from helpers import run_script
+from helpers import script_env
+from helpers import seed_formula
 
 pytestmark = [pytest.mark.distributed, pytest.mark.tensorflow_only]
 
@@ -94,8 +94,9 @@ def test_mirrored_bad_setting_holds_the_rate_once_per_global_step(mirrored):
         assert run["held_updates"] == 2
         assert run["clr_iterations"] == 2
         assert run["iterations"] == 4
-        assert_rel(run["current_lr"], seed_formula(1, BASE, PEAK, STEP,
-                                                   "triangular2"))
+        assert_rel(
+            run["current_lr"], seed_formula(1, BASE, PEAK, STEP, "triangular2")
+        )
     for a, b in zip(runs["mirrored"]["weights"], runs["single"]["weights"]):
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=0, atol=1e-5)
 
@@ -184,8 +185,7 @@ def test_multi_worker_matches_single_device(tmp_path):
     assert codes == [0, 0], f"workers failed or timed out:\n{logs}"
     assert elapsed < WORKER_TIMEOUT_S + 60
     results = [
-        json.loads((tmp_path / f"worker{i}.json").read_text())
-        for i in range(2)
+        json.loads((tmp_path / f"worker{i}.json").read_text()) for i in range(2)
     ]
     assert [r["task"]["index"] for r in results] == [0, 1]
     assert single["replicas"] == 1

@@ -7,16 +7,16 @@ checked on any backend against the float64 formulas, term for term.
 import math
 
 import pytest
-from conftest import BACKEND
-from conftest import assert_rel
-from conftest import seed_formula
+from helpers import BACKEND
+from helpers import assert_rel
+from helpers import seed_formula
 from test_policy import pytorch_cyclic_lr
 from test_policy import pytorch_one_cycle
 
-from clr_optimizers._host import HostOps
-from clr_optimizers._policy import TensorOps
-from clr_optimizers._policy import cycle_fraction
-from clr_optimizers._policy import one_cycle_value
+from clr_optimizers._policy._cyclical import cycle_fraction
+from clr_optimizers._policy._one_cycle import one_cycle_value
+from clr_optimizers._policy._ops import HostOps
+from clr_optimizers._policy._ops import TensorOps
 
 BASE, PEAK = 0.001, 0.006
 FLOAT32_MAX = 3.4028234663852886e38
@@ -33,23 +33,32 @@ def host_rate(n, step_size, mode="triangular", gamma=1.0, **kwargs):
 def test_host_ops_offer_every_tensor_op():
     host = HostOps(None)
     for name in TensorOps._KERAS_OPS | {
-        "integer", "integer_like", "to_float", "read", "updates_applied",
-        "half_power", "scale", "all_finite_nonnegative", "valid_or_held",
+        "integer",
+        "integer_like",
+        "to_float",
+        "read",
+        "updates_applied",
+        "half_power",
+        "scale",
+        "all_finite_nonnegative",
+        "valid_or_held",
     }:
         assert callable(getattr(host, name)), name
         assert callable(getattr(TensorOps(), name)), name
 
 
 @pytest.mark.parametrize(
-    "mode, gamma", [("triangular", 1.0), ("triangular2", 1.0),
-                    ("exp_range", 0.99994)]
+    "mode, gamma",
+    [("triangular", 1.0), ("triangular2", 1.0), ("exp_range", 0.99994)],
 )
 @pytest.mark.parametrize(
     "n", [0, 1, 999, 1000, 1999, 2000, 2001, 6001, 123457, 2**40 + 3]
 )
 def test_cyclical_rate_matches_the_float64_formula(mode, gamma, n):
     expected = seed_formula(n, BASE, PEAK, 2000, mode, gamma)
-    assert_rel(host_rate(n, 2000, mode, gamma), expected, rtol=1e-12, atol=1e-300)
+    assert_rel(
+        host_rate(n, 2000, mode, gamma), expected, rtol=1e-12, atol=1e-300
+    )
 
 
 @pytest.mark.parametrize("up, down", [(3, 7), (7, 3), (1, 4)])
@@ -73,10 +82,15 @@ def test_scale_fn_receives_the_cycle_number_or_the_position():
             rtol=1e-6,
         )
         assert_rel(
-            host_rate(n, 3, scale_fn=lambda x: 1.0 / (1.0 + x),
-                      scale_mode="iterations"),
-            pytorch_cyclic_lr(n, BASE, PEAK, 3, 3, lambda x: 1.0 / (1.0 + x),
-                              "iterations"),
+            host_rate(
+                n,
+                3,
+                scale_fn=lambda x: 1.0 / (1.0 + x),
+                scale_mode="iterations",
+            ),
+            pytorch_cyclic_lr(
+                n, BASE, PEAK, 3, 3, lambda x: 1.0 / (1.0 + x), "iterations"
+            ),
             rtol=1e-6,
         )
 
@@ -87,8 +101,11 @@ def test_one_cycle_matches_pytorch(anneal, three_phase):
     total, div = 100, 25.0
     initial = 0.01 / div
     final = initial / 1e4
-    values = (initial, 0.01, initial, final) if three_phase else (
-        initial, 0.01, final)
+    values = (
+        (initial, 0.01, initial, final)
+        if three_phase
+        else (initial, 0.01, final)
+    )
     for n in list(range(0, total + 5)) + [2**40]:
         got = one_cycle_value(
             n, values, total, 0.3, anneal, three_phase, xp=HostOps(None)
@@ -116,11 +133,19 @@ def test_overflow_of_the_compute_type_is_infinite_as_in_the_graph():
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="the host path is PyTorch's")
-@pytest.mark.parametrize("clr", [
-    {"step_size": 3, "max_lr": 0.05},
-    {"mode": "1cycle", "total_steps": 20, "max_lr": 0.05,
-     "base_momentum": 0.85, "max_momentum": 0.95},
-])
+@pytest.mark.parametrize(
+    "clr",
+    [
+        {"step_size": 3, "max_lr": 0.05},
+        {
+            "mode": "1cycle",
+            "total_steps": 20,
+            "max_lr": 0.05,
+            "base_momentum": 0.85,
+            "max_momentum": 0.95,
+        },
+    ],
+)
 def test_steady_updates_read_no_tensor_back(monkeypatch, clr):
     # Tensor.item() waits for the device; a cached schedule needs none.
     import keras

@@ -13,10 +13,10 @@ and the next applied update gets the rate the skipped one would have had.
 
 import numpy as np
 import pytest
-from _helpers_training import reference_rates
-from _helpers_training import run_script
-from conftest import assert_rel
-from conftest import seed_formula
+from helpers import assert_rel
+from helpers import reference_rates
+from helpers import run_script
+from helpers import seed_formula
 
 BASE, PEAK, STEP = 0.01, 0.05, 3
 N_STEPS = 24
@@ -40,7 +40,10 @@ def test_mixed_float16_wraps_and_keeps_the_cycle_reachable(float16_runs):
         assert run["inner_is_optimizer"]
         # The wrapper's own variables list includes the inner optimizer's.
         assert run["clr_variables_in_wrapper"] == [
-            "clr_iterations", "current_lr", "held_updates", "max_lr",
+            "clr_iterations",
+            "current_lr",
+            "held_updates",
+            "max_lr",
             "step_size",
         ]
         assert run["max_lr_via_inner"] == pytest.approx(PEAK)

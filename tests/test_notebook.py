@@ -29,16 +29,20 @@ def _outputs(nb, output_type=None):
 
 
 def _images(nb):
-    return [output for _, output in _outputs(nb)
-            if "image/png" in output.get("data", {})]
+    return [
+        output
+        for _, output in _outputs(nb)
+        if "image/png" in output.get("data", {})
+    ]
 
 
 def test_stored_notebook_has_outputs_and_no_errors():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbformat.validate(nb)
     assert not list(_outputs(nb, "error"))
-    assert all(cell.execution_count for cell in nb.cells
-               if cell.cell_type == "code")
+    assert all(
+        cell.execution_count for cell in nb.cells if cell.cell_type == "code"
+    )
     assert len(_images(nb)) >= 8
 
 
@@ -51,8 +55,12 @@ def test_notebook_executes_without_errors(tmp_path, monkeypatch):
             cell.outputs = []
             cell.execution_count = None
     # The kernel imports clr_optimizers from this checkout.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        [str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join(
+            [str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p]
+        ),
+    )
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
     client = nbclient.NotebookClient(
         nb,
@@ -66,6 +74,7 @@ def test_notebook_executes_without_errors(tmp_path, monkeypatch):
 
     assert not list(_outputs(nb, "error"))
     assert len(_images(nb)) >= 8
-    text = "".join(output.get("text", "") for _, output in
-                   _outputs(nb, "stream"))
+    text = "".join(
+        output.get("text", "") for _, output in _outputs(nb, "stream")
+    )
     assert "All 14 optimizers x 3 modes agree with the toy functions" in text

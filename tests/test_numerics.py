@@ -17,26 +17,28 @@ import warnings
 import keras
 import numpy as np
 import pytest
-from _helpers_training import linear_loss
-from _helpers_training import recorded_rates
-from _helpers_training import recorder_data
-from _helpers_training import recorder_model
-from _helpers_training import reference_rates
-from conftest import JIT_COMPILE
-from conftest import BACKEND
-from conftest import INT64
-from conftest import assert_rel
-from conftest import needs_optimizer
-from conftest import spe
-from conftest import compiled
-from conftest import tensor
-from conftest import seed_formula
+from helpers import BACKEND
+from helpers import INT64
+from helpers import JIT_COMPILE
+from helpers import assert_rel
+from helpers import compiled
+from helpers import linear_loss
+from helpers import needs_optimizer
+from helpers import recorded_rates
+from helpers import recorder_data
+from helpers import recorder_model
+from helpers import reference_rates
+from helpers import seed_formula
+from helpers import spe
+from helpers import tensor
 
 import clr_optimizers as co
 
 
-def record(n, clr, base, start=0, dtype=None, steps_per_execution=spe(8)):
+def record(n, clr, base, start=0, dtype=None, steps_per_execution=None):
     """Rates of `n` updates from cycle position `start`, read from weights."""
+    if steps_per_execution is None:
+        steps_per_execution = spe(8)
     model = recorder_model(n, dtype=dtype)
     opt = co.SGD(learning_rate=base, clr=clr)
     model.compile(opt, linear_loss, steps_per_execution=steps_per_execution)
@@ -55,10 +57,18 @@ def test_triangular2_after_2000_cycles():
     # 2**(cycle - 1) overflows float32 past cycle 129 and float64 past 1025.
     step = 3
     start = 2 * step * 2100 - 2  # across the start of cycle 2101
-    rates, _ = record(12, {"mode": "triangular2", "step_size": step,
-                           "max_lr": 0.05}, 0.01, start)
-    assert_rel(rates, reference_rates(range(start, start + 12), 0.01, 0.05,
-                                      step, "triangular2"))
+    rates, _ = record(
+        12,
+        {"mode": "triangular2", "step_size": step, "max_lr": 0.05},
+        0.01,
+        start,
+    )
+    assert_rel(
+        rates,
+        reference_rates(
+            range(start, start + 12), 0.01, 0.05, step, "triangular2"
+        ),
+    )
     assert_rel(rates, 0.01)  # the amplitude is long gone
 
 
@@ -67,10 +77,18 @@ def test_triangular2_as_the_amplitude_fades():
     # relative to the base, and the rate must follow it exactly down.
     step = 2
     start = 2 * step * 19
-    rates, _ = record(44, {"mode": "triangular2", "step_size": step,
-                           "max_lr": 1.0}, 1e-6, start)
-    assert_rel(rates, reference_rates(range(start, start + 44), 1e-6, 1.0,
-                                      step, "triangular2"))
+    rates, _ = record(
+        44,
+        {"mode": "triangular2", "step_size": step, "max_lr": 1.0},
+        1e-6,
+        start,
+    )
+    assert_rel(
+        rates,
+        reference_rates(
+            range(start, start + 44), 1e-6, 1.0, step, "triangular2"
+        ),
+    )
 
 
 @pytest.mark.parametrize("start", [0, 200, 10**6, 2**31 - 20])
@@ -79,8 +97,12 @@ def test_exp_range_long_after_gamma_pow_n_underflows(start):
     # smallest float64 from n = 1075.
     clr = {"mode": "exp_range", "step_size": 4, "max_lr": 0.05, "gamma": 0.5}
     rates, _ = record(16, clr, 0.01, start)
-    assert_rel(rates, reference_rates(range(start, start + 16), 0.01, 0.05,
-                                      4, "exp_range", 0.5))
+    assert_rel(
+        rates,
+        reference_rates(
+            range(start, start + 16), 0.01, 0.05, 4, "exp_range", 0.5
+        ),
+    )
 
 
 @pytest.mark.parametrize("mode", co.MODES)
@@ -116,16 +138,15 @@ def test_max_lr_zero_inverted_cycle_reaches_zero():
     assert rates[3] == 0.0 and rates[9] == 0.0
 
 
-@pytest.mark.parametrize(
-    "dtype,rtol", [("float16", 1e-3), ("bfloat16", 8e-3)]
-)
+@pytest.mark.parametrize("dtype,rtol", [("float16", 1e-3), ("bfloat16", 8e-3)])
 @pytest.mark.parametrize("mode", co.MODES)
 def test_low_precision_model_variables(dtype, rtol, mode):
     gamma = 0.97 if mode == "exp_range" else 1.0
     clr = {"mode": mode, "step_size": 4, "max_lr": 0.05, "gamma": gamma}
     rates, opt = record(40, clr, 0.01, dtype=dtype)
-    assert_rel(rates, reference_rates(40, 0.01, 0.05, 4, mode, gamma),
-               rtol=rtol)
+    assert_rel(
+        rates, reference_rates(40, 0.01, 0.05, 4, mode, gamma), rtol=rtol
+    )
     # The cycle's own state stays in full precision.
     assert opt.current_lr.dtype == "float32"
     assert opt.max_lr.dtype == "float32"
@@ -133,11 +154,17 @@ def test_low_precision_model_variables(dtype, rtol, mode):
 
 def test_low_precision_variables_with_adam_stay_finite():
     model = keras.Sequential(
-        [keras.Input((15,)), keras.layers.Dense(10, dtype="float16"),
-         keras.layers.Dense(1, activation="sigmoid", dtype="float16")]
+        [
+            keras.Input((15,)),
+            keras.layers.Dense(10, dtype="float16"),
+            keras.layers.Dense(1, activation="sigmoid", dtype="float16"),
+        ]
     )
-    opt = co.Adam(learning_rate=0.001, epsilon=1e-4,
-                  clr={"mode": "triangular2", "step_size": 2, "max_lr": 0.01})
+    opt = co.Adam(
+        learning_rate=0.001,
+        epsilon=1e-4,
+        clr={"mode": "triangular2", "step_size": 2, "max_lr": 0.01},
+    )
     model.compile(opt, "binary_crossentropy", steps_per_execution=spe(8))
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 15)).astype("float32")
@@ -245,21 +272,22 @@ def test_bad_setting_holds_the_last_valid_rate(opt_name, name, value):
     [("max_lr", float("nan")), ("step_size", 0), ("lr", -1.0)],
     ids=["max_lr=nan", "step_size=0", "lr=-1"],
 )
-def test_bad_setting_in_fit_holds_the_rate_and_warns(jit_compile, name,
-                                                     value):
+def test_bad_setting_in_fit_holds_the_rate_and_warns(jit_compile, name, value):
     n = 24
     model = recorder_model(n)
     opt = co.SGD(learning_rate=BASE, clr=CLR)
-    model.compile(opt, linear_loss, jit_compile=jit_compile,
-                  steps_per_execution=spe(4))
+    model.compile(
+        opt, linear_loss, jit_compile=jit_compile, steps_per_execution=spe(4)
+    )
     x, y = recorder_data(n)
     model.fit(x[:8], y[:8], batch_size=1, shuffle=False, verbose=0)
     getattr(opt, name).assign(value)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.fit(x[8:16], y[8:16], batch_size=1, shuffle=False, verbose=0)
-    messages = [str(w.message) for w in caught
-                if issubclass(w.category, RuntimeWarning)]
+    messages = [
+        str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)
+    ]
     assert len(messages) == 1, messages
     assert "held its learning rate for 8 update(s)" in messages[0]
     assert "Received: " in messages[0]
@@ -335,8 +363,12 @@ def test_bad_base_rate_at_construction_is_rejected():
 
 def test_schedule_giving_a_bad_first_rate_is_rejected():
     with pytest.raises(ValueError, match=r"first rate must be a finite number"):
-        co.SGD(learning_rate=keras.optimizers.schedules.ExponentialDecay(-0.1, 10, 0.5),
-               clr={"step_size": 2, "max_lr": 0.1})
+        co.SGD(
+            learning_rate=keras.optimizers.schedules.ExponentialDecay(
+                -0.1, 10, 0.5
+            ),
+            clr={"step_size": 2, "max_lr": 0.1},
+        )
 
 
 def _held_run(opt, steps):
@@ -348,15 +380,26 @@ def _held_run(opt, steps):
 
 def test_bad_rate_from_a_scale_fn_is_held():
     # A scale_fn of -10 makes every rate but the first (height 0) negative.
-    opt = co.SGD(learning_rate=0.1, clr={"step_size": 2, "max_lr": 0.2,
-                                         "scale_fn": lambda x: -10.0 + 0 * x})
+    opt = co.SGD(
+        learning_rate=0.1,
+        clr={
+            "step_size": 2,
+            "max_lr": 0.2,
+            "scale_fn": lambda x: -10.0 + 0 * x,
+        },
+    )
     weight = _held_run(opt, 4)
     assert int(opt.held_updates) == 3 and int(opt.clr_iterations) == 1
-    np.testing.assert_allclose(weight, 1 - 4 * 0.1, rtol=1e-6)  # the first rate, held
+    np.testing.assert_allclose(
+        weight, 1 - 4 * 0.1, rtol=1e-6
+    )  # the first rate, held
 
 
 def test_negative_clr_iterations_never_reach_the_weights():
-    opt = co.SGD(learning_rate=0.1, clr={"mode": "triangular2", "step_size": 2, "max_lr": 0.2})
+    opt = co.SGD(
+        learning_rate=0.1,
+        clr={"mode": "triangular2", "step_size": 2, "max_lr": 0.2},
+    )
     opt.clr_iterations.assign(-1000)  # 0.5**(-k) overflows: the rate is NaN
     weight = _held_run(opt, 3)
     assert np.all(np.isfinite(weight))
@@ -365,20 +408,54 @@ def test_negative_clr_iterations_never_reach_the_weights():
 
 
 def test_momentum_passed_by_position_with_momentum_keys_is_rejected():
-    with pytest.raises(ValueError, match=r"`momentum` is cycled.*Received: momentum=0.9"):
-        co.SGD(0.01, 0.9, clr={"step_size": 2, "max_lr": 0.1, "base_momentum": 0.8, "max_momentum": 0.9})
-    with pytest.raises(ValueError, match=r"`beta_1` is cycled.*Received: beta_1=0.5"):
-        co.Adam(0.01, 0.5, clr={"step_size": 2, "max_lr": 0.1, "base_momentum": 0.8, "max_momentum": 0.9})
+    with pytest.raises(
+        ValueError, match=r"`momentum` is cycled.*Received: momentum=0.9"
+    ):
+        co.SGD(
+            0.01,
+            0.9,
+            clr={
+                "step_size": 2,
+                "max_lr": 0.1,
+                "base_momentum": 0.8,
+                "max_momentum": 0.9,
+            },
+        )
+    with pytest.raises(
+        ValueError, match=r"`beta_1` is cycled.*Received: beta_1=0.5"
+    ):
+        co.Adam(
+            0.01,
+            0.5,
+            clr={
+                "step_size": 2,
+                "max_lr": 0.1,
+                "base_momentum": 0.8,
+                "max_momentum": 0.9,
+            },
+        )
 
 
 @needs_optimizer("ScheduleFreeAdamW")
 def test_schedule_free_adamw_refuses_momentum_keys():
-    with pytest.raises(ValueError, match=r"ScheduleFreeAdamW rebuilds its iterate"):
-        co.ScheduleFreeAdamW(0.01, clr={"step_size": 2, "max_lr": 0.1, "base_momentum": 0.8, "max_momentum": 0.9})
+    with pytest.raises(
+        ValueError, match=r"ScheduleFreeAdamW rebuilds its iterate"
+    ):
+        co.ScheduleFreeAdamW(
+            0.01,
+            clr={
+                "step_size": 2,
+                "max_lr": 0.1,
+                "base_momentum": 0.8,
+                "max_momentum": 0.9,
+            },
+        )
 
 
-@pytest.mark.skipif(INT64, reason="pins JAX's 32-bit counters; this backend "
-                    f"({BACKEND}) keeps int64")
+@pytest.mark.skipif(
+    INT64,
+    reason=f"pins JAX's 32-bit counters; this backend ({BACKEND}) keeps int64",
+)
 def test_jax_counters_stop_at_int32():
     # JAX in its default 32-bit mode holds the cycle's counters in int32: the
     # largest position is 2**31 - 1. The update there advances the counter,
@@ -395,5 +472,8 @@ def test_jax_counters_stop_at_int32():
     assert int(opt.clr_iterations) == -(2**31)  # wrapped
     opt.apply([keras.ops.ones((1,))], [weight])
     assert int(opt.held_updates) == 0
-    assert_rel(-np.asarray(weight)[0],
-               first + seed_formula(-(2**31), 0.01, 0.05, 4), rtol=1e-5)
+    assert_rel(
+        -np.asarray(weight)[0],
+        first + seed_formula(-(2**31), 0.01, 0.05, 4),
+        rtol=1e-5,
+    )

@@ -1,30 +1,43 @@
-"""Every optimizer applies the cyclic rate of the formula, where and when it should."""
+"""Every optimizer applies the cyclic rate of the formula, where and when it
+should."""
 
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND
-from conftest import FAR
-from conftest import KERAS_VERSION
-from conftest import NEWER_OPTIMIZERS
-from conftest import assert_rel
-from conftest import needs_optimizer
-from conftest import tensor
-from conftest import seed_data
-from conftest import seed_formula
-from conftest import seed_model
-from conftest import synced
+from helpers import BACKEND
+from helpers import FAR
+from helpers import assert_rel
+from helpers import needs_optimizer
+from helpers import seed_data
+from helpers import seed_formula
+from helpers import seed_model
+from helpers import synced
+from helpers import tensor
 from keras import ops
 
 import clr_optimizers as co
-import clr_optimizers._mixin as mixin_module
+import clr_optimizers._policy._clr_dict as schedule_module
+from clr_optimizers._compat import INTRODUCED_IN
+from clr_optimizers._compat import keras_version
 
 BASE, PEAK, STEP = 0.001, 0.006, 2000
 GAMMA = {"triangular": 1.0, "triangular2": 1.0, "exp_range": 0.9999999}
 POSITIONS = [0, 1, 1000, 2000, 2999, 4000, 12345, 2**24 + 1, FAR + 3]
 KERAS_NAMES = [
-    "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl",
-    "Lamb", "Lion", "Muon", "Nadam", "RMSprop", "SGD", "ScheduleFreeAdamW",
+    "Adadelta",
+    "Adafactor",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "Ftrl",
+    "Lamb",
+    "Lion",
+    "Muon",
+    "Nadam",
+    "RMSprop",
+    "SGD",
+    "ScheduleFreeAdamW",
 ]
 
 
@@ -41,8 +54,9 @@ def reference(n, mode, base=BASE, peak=PEAK, step_size=STEP):
 
 def test_one_class_per_keras_optimizer():
     offered = [
-        name for name in KERAS_NAMES
-        if KERAS_VERSION >= NEWER_OPTIMIZERS.get(name, (3, 10))
+        name
+        for name in KERAS_NAMES
+        if keras_version() >= INTRODUCED_IN.get(name, ((3, 10),))[0]
     ]
     assert [cls.__name__ for cls in co.OPTIMIZERS] == offered
     for name in offered:
@@ -71,8 +85,15 @@ def test_every_optimizer_and_mode_applies_the_formula(cls, mode):
 def test_variables_exist_after_construction():
     opt = co.Adam(learning_rate=0.001, clr=clr_dict("triangular"))
     names = [v.name for v in opt.variables]
-    assert names == ["iteration", "learning_rate", "max_lr", "step_size",
-                     "clr_iterations", "current_lr", "held_updates"]
+    assert names == [
+        "iteration",
+        "learning_rate",
+        "max_lr",
+        "step_size",
+        "clr_iterations",
+        "current_lr",
+        "held_updates",
+    ]
     assert opt.lr is opt._learning_rate
     assert float(opt.max_lr) == pytest.approx(PEAK)
     assert int(opt.step_size) == STEP
@@ -100,18 +121,39 @@ def test_sgd_step_is_minus_rate_times_gradient_in_fit():
     # Loss = mean(w . x) with x = 1: the gradient of w is exactly 1 each step,
     # so each step's weight change is exactly -rate.
     step_size, n_steps = 3, 20
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
-    opt = co.SGD(learning_rate=0.01, clr={"mode": "triangular2", "step_size": step_size, "max_lr": 0.05})
+    model = keras.Sequential(
+        [
+            keras.Input((1,)),
+            keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros"),
+        ]
+    )
+    opt = co.SGD(
+        learning_rate=0.01,
+        clr={"mode": "triangular2", "step_size": step_size, "max_lr": 0.05},
+    )
     model.compile(opt, loss=lambda y_true, y_pred: ops.mean(y_pred))
     kernels = []
     record = keras.callbacks.LambdaCallback(
-        on_train_batch_begin=lambda b, logs: kernels.append(float(synced(model).weights[0].numpy()[0, 0]))
+        on_train_batch_begin=lambda b, logs: kernels.append(
+            float(synced(model).weights[0].numpy()[0, 0])
+        )
     )
     x = np.ones((n_steps, 1), "float32")
-    model.fit(x, x, batch_size=1, epochs=1, shuffle=False, verbose=0, callbacks=[record])
+    model.fit(
+        x,
+        x,
+        batch_size=1,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[record],
+    )
     kernels.append(float(model.weights[0].numpy()[0, 0]))
     deltas = np.diff(kernels)
-    expected = [-seed_formula(n, 0.01, 0.05, step_size, "triangular2") for n in range(n_steps)]
+    expected = [
+        -seed_formula(n, 0.01, 0.05, step_size, "triangular2")
+        for n in range(n_steps)
+    ]
     assert_rel(deltas, expected, rtol=2e-5)  # differences of float32 weights
     assert int(opt.clr_iterations) == n_steps
 
@@ -123,7 +165,10 @@ def test_sgd_step_is_exactly_minus_rate_times_gradient():
     for n in range(23):
         weight.assign(np.zeros(3, "float32"))
         opt.apply([tensor(grad)], [weight])
-        assert_rel(ops.convert_to_numpy(weight), -reference(n, "triangular", step_size=5) * grad)
+        assert_rel(
+            ops.convert_to_numpy(weight),
+            -reference(n, "triangular", step_size=5) * grad,
+        )
 
 
 def test_adam_first_update_moves_by_the_cyclic_rate():
@@ -141,31 +186,50 @@ def test_adam_first_update_moves_by_the_cyclic_rate():
     plain = keras.optimizers.Adam(learning_rate=PEAK, epsilon=1e-12)
     plain_weight = keras.Variable(np.zeros(2, "float32"))
     plain.apply([tensor(grad)], [plain_weight])
-    np.testing.assert_array_equal(ops.convert_to_numpy(weight), ops.convert_to_numpy(plain_weight))
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(weight), ops.convert_to_numpy(plain_weight)
+    )
 
 
 def test_adamw_weight_decay_uses_the_cyclic_rate():
     wd = 0.1
-    opt = co.AdamW(learning_rate=BASE, weight_decay=wd, clr=clr_dict("triangular"))
+    opt = co.AdamW(
+        learning_rate=BASE, weight_decay=wd, clr=clr_dict("triangular")
+    )
     opt.clr_iterations.assign(STEP // 2)
     rate = reference(STEP // 2, "triangular")
     weight = keras.Variable(np.ones(3, "float32"))
-    opt.apply([tensor(np.zeros(3, "float32"))], [weight])  # zero gradient: decay only
-    np.testing.assert_allclose(ops.convert_to_numpy(weight), 1 - wd * rate, rtol=1e-7)
+    opt.apply(
+        [tensor(np.zeros(3, "float32"))], [weight]
+    )  # zero gradient: decay only
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(weight), 1 - wd * rate, rtol=1e-7
+    )
 
 
 def test_decay_lowers_the_bottom_and_keeps_the_peak():
     decay = 1e-3
-    opt = co.SGD(learning_rate=0.01, decay=decay, clr={"step_size": 100, "max_lr": 0.05})
+    opt = co.SGD(
+        learning_rate=0.01, decay=decay, clr={"step_size": 100, "max_lr": 0.05}
+    )
     weight = keras.Variable(np.zeros(1, "float32"))
-    for iterations, n in [(0, 0), (500, 0), (500, 100), (500, 50), (3000, 250), (10**6, 200)]:
+    for iterations, n in [
+        (0, 0),
+        (500, 0),
+        (500, 100),
+        (500, 50),
+        (3000, 250),
+        (10**6, 200),
+    ]:
         opt.iterations.assign(iterations)
         opt.clr_iterations.assign(n)
         base = 0.01 / (1 + decay * iterations)
         assert_rel(opt.learning_rate, seed_formula(n, base, 0.05, 100))
         weight.assign([0.0])
         opt.apply([tensor(np.ones(1, "float32"))], [weight])
-        assert_rel(-ops.convert_to_numpy(weight)[0], seed_formula(n, base, 0.05, 100))
+        assert_rel(
+            -ops.convert_to_numpy(weight)[0], seed_formula(n, base, 0.05, 100)
+        )
     # The peak stays at max_lr, however far the base has decayed.
     opt.iterations.assign(10**6)
     opt.clr_iterations.assign(100)
@@ -183,7 +247,10 @@ def test_decay_without_clr_is_keras2_time_based_decay():
 
 
 def test_range_change_and_reset_mid_run():
-    opt = co.SGD(learning_rate=0.01, clr={"mode": "triangular2", "step_size": 3, "max_lr": 0.05})
+    opt = co.SGD(
+        learning_rate=0.01,
+        clr={"mode": "triangular2", "step_size": 3, "max_lr": 0.05},
+    )
     weight = keras.Variable(np.zeros(1, "float32"))
     rates = []
 
@@ -200,7 +267,9 @@ def test_range_change_and_reset_mid_run():
     for _ in range(10):
         step()
     expected = [seed_formula(n, 0.01, 0.05, 3, "triangular2") for n in range(8)]
-    expected += [seed_formula(n, 0.002, 0.02, 3, "triangular2") for n in range(10)]
+    expected += [
+        seed_formula(n, 0.002, 0.02, 3, "triangular2") for n in range(10)
+    ]
     assert_rel(rates, expected)
     assert int(opt.iterations) == 18  # the global count is not reset
     assert int(opt.clr_iterations) == 10
@@ -218,14 +287,16 @@ def test_rate_is_computed_once_per_update(monkeypatch):
     import tensorflow as tf
 
     calls = []
-    original = mixin_module.cycle_fraction
+    original = schedule_module.cycle_fraction
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(mixin_module, "cycle_fraction", counting)
-    opt = co.AdamW(learning_rate=0.001, weight_decay=0.01, clr=clr_dict("exp_range"))
+    monkeypatch.setattr(schedule_module, "cycle_fraction", counting)
+    opt = co.AdamW(
+        learning_rate=0.001, weight_decay=0.01, clr=clr_dict("exp_range")
+    )
     weights = [keras.Variable(np.ones((3, 2), "float32")) for _ in range(6)]
     grads = [np.ones((3, 2), "float32")] * 6
     opt.build(weights)
@@ -254,15 +325,23 @@ def test_callbacks_read_the_cyclic_rate_in_fit():
     seen = []
     cb = keras.callbacks.LambdaCallback(
         on_train_batch_begin=lambda b, logs: seen.append(
-            (int(synced(model).optimizer.clr_iterations), float(opt.learning_rate)))
+            (
+                int(synced(model).optimizer.clr_iterations),
+                float(opt.learning_rate),
+            )
+        )
     )
     model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[cb])
     assert [n for n, _ in seen] == list(range(16))
-    assert_rel([r for _, r in seen], [reference(n, "triangular", step_size=4) for n in range(16)])
+    assert_rel(
+        [r for _, r in seen],
+        [reference(n, "triangular", step_size=4) for n in range(16)],
+    )
 
 
 @pytest.mark.parametrize(
-    "name", [pytest.param(name, marks=needs_optimizer(name)) for name in KERAS_NAMES]
+    "name",
+    [pytest.param(name, marks=needs_optimizer(name)) for name in KERAS_NAMES],
 )
 def test_clr_none_is_exactly_the_keras_optimizer(name):
     x, y = seed_data(64)
@@ -272,7 +351,13 @@ def test_clr_none_is_exactly_the_keras_optimizer(name):
         opt = cls(learning_rate=0.01, name="opt")
         model.compile(opt, "binary_crossentropy")
         model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
-        results.append((model.get_weights(), [(tuple(v.shape), v.dtype) for v in opt.variables], opt.get_config()))
+        results.append(
+            (
+                model.get_weights(),
+                [(tuple(v.shape), v.dtype) for v in opt.variables],
+                opt.get_config(),
+            )
+        )
     (w_keras, v_keras, c_keras), (w_clr, v_clr, c_clr) = results
     for a, b in zip(w_keras, w_clr):
         np.testing.assert_array_equal(a, b)
@@ -286,25 +371,37 @@ def test_with_clr_on_a_user_optimizer():
             super().__init__(learning_rate=learning_rate, **kwargs)
 
         def update_step(self, gradient, variable, learning_rate):
-            self.assign_sub(variable, 2.0 * ops.cast(learning_rate, variable.dtype) * gradient)
+            self.assign_sub(
+                variable,
+                2.0 * ops.cast(learning_rate, variable.dtype) * gradient,
+            )
 
-    cls = co.with_clr(DoubleStepSGD, name="DoubleStepSGD", package="clr_optimizers_tests")
+    cls = co.with_clr(
+        DoubleStepSGD, name="DoubleStepSGD", package="clr_optimizers_tests"
+    )
     assert co.with_clr(DoubleStepSGD) is cls
     assert issubclass(cls, DoubleStepSGD) and cls.__name__ == "DoubleStepSGD"
-    assert keras.saving.get_registered_object("clr_optimizers_tests>DoubleStepSGD") is cls
+    assert (
+        keras.saving.get_registered_object("clr_optimizers_tests>DoubleStepSGD")
+        is cls
+    )
     opt = cls(learning_rate=0.01, clr={"step_size": 2, "max_lr": 0.03})
     weight = keras.Variable(np.zeros(1, "float32"))
     for n in range(6):
         weight.assign([0.0])
         opt.apply([tensor(np.ones(1, "float32"))], [weight])
-        assert_rel(-ops.convert_to_numpy(weight)[0], 2 * seed_formula(n, 0.01, 0.03, 2))
+        assert_rel(
+            -ops.convert_to_numpy(weight)[0], 2 * seed_formula(n, 0.01, 0.03, 2)
+        )
     restored = cls.from_config(opt.get_config())
     assert restored.clr == opt.clr
 
     class Adam(keras.optimizers.Adam):
         pass
 
-    with pytest.raises(ValueError, match=r"already registered.*'clr_optimizers>Adam'"):
+    with pytest.raises(
+        ValueError, match=r"already registered.*'clr_optimizers>Adam'"
+    ):
         co.with_clr(Adam)
 
 
@@ -315,10 +412,18 @@ def test_learning_rate_scheduler_sets_the_base():
     model.compile(opt, "binary_crossentropy")
     bases = []
     model.fit(
-        x, y, batch_size=8, epochs=3, verbose=0,
+        x,
+        y,
+        batch_size=8,
+        epochs=3,
+        verbose=0,
         callbacks=[
-            keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.001 * (epoch + 1)),
-            keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: bases.append(float(opt.lr))),
+            keras.callbacks.LearningRateScheduler(
+                lambda epoch, lr: 0.001 * (epoch + 1)
+            ),
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda e, logs: bases.append(float(opt.lr))
+            ),
         ],
     )
     assert_rel(bases, [0.001, 0.002, 0.003])
@@ -334,21 +439,37 @@ def test_reduce_lr_on_plateau_sets_the_base_from_the_cyclic_rate():
     model.compile(opt, "binary_crossentropy")
     seen = []
     model.fit(
-        x, y, batch_size=8, epochs=2, verbose=0,
+        x,
+        y,
+        batch_size=8,
+        epochs=2,
+        verbose=0,
         callbacks=[
             # Records the rate ReduceLROnPlateau will read, before it runs.
-            keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(float(opt.learning_rate))),
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda e, logs: seen.append(
+                    float(opt.learning_rate)
+                )
+            ),
             # min_delta so large that no epoch counts as an improvement.
-            keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=1e9, min_lr=0.0),
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="loss",
+                factor=0.5,
+                patience=0,
+                min_delta=1e9,
+                min_lr=0.0,
+            ),
         ],
     )
-    # Epoch 1 sets the best; epoch 2 plateaus: base = 0.5 * the cyclic rate read.
+    # Epoch 1 sets the best; epoch 2 plateaus: base = 0.5 * the cyclic rate
+    # read.
     assert_rel(opt.lr, 0.5 * seen[1], rtol=1e-6)
     assert float(opt.max_lr) == pytest.approx(0.05)
 
 
 @pytest.mark.parametrize(
-    "name", [pytest.param(name, marks=needs_optimizer(name)) for name in KERAS_NAMES]
+    "name",
+    [pytest.param(name, marks=needs_optimizer(name)) for name in KERAS_NAMES],
 )
 def test_built_over_the_class_keras_instantiates(name):
     # On PyTorch, Keras swaps SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta,
@@ -361,8 +482,15 @@ def test_built_over_the_class_keras_instantiates(name):
     assert isinstance(opt, keras_class)
     assert isinstance(opt, instantiated)
     if BACKEND == "torch" and name in (
-        "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax",
-        "Nadam", "Lion",
+        "SGD",
+        "Adam",
+        "AdamW",
+        "RMSprop",
+        "Adagrad",
+        "Adadelta",
+        "Adamax",
+        "Nadam",
+        "Lion",
     ):
         assert instantiated is not keras_class
         assert hasattr(opt, "_parallel_update_step")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_rel
-from conftest import seed_formula
+from helpers import assert_rel
+from helpers import seed_formula
 
 import clr_optimizers as co
 from clr_optimizers import __main__ as cli
@@ -30,8 +30,10 @@ def _env():
 def _line(fig, gid):
     lines = [line for line in fig.axes[0].lines if line.get_gid() == gid]
     assert len(lines) == 1, [line.get_gid() for line in fig.axes[0].lines]
-    return (np.asarray(lines[0].get_xdata(), dtype=np.float64),
-            np.asarray(lines[0].get_ydata(), dtype=np.float64))
+    return (
+        np.asarray(lines[0].get_xdata(), dtype=np.float64),
+        np.asarray(lines[0].get_ydata(), dtype=np.float64),
+    )
 
 
 def _png_size(path):
@@ -54,11 +56,21 @@ def _png_size(path):
 )
 def test_drawn_rate_and_reference_are_the_formula(mode, gamma, decay):
     base, peak, step_size, iterations = 0.002, 0.01, 40, 330
-    fig = co.plot_schedule(mode, base, peak, step_size, gamma=gamma,
-                           iterations=iterations, decay=decay, compare=True)
+    fig = co.plot_schedule(
+        mode,
+        base,
+        peak,
+        step_size,
+        gamma=gamma,
+        iterations=iterations,
+        decay=decay,
+        compare=True,
+    )
     n = np.arange(iterations)
-    expected = [seed_formula(i, base / (1 + decay * i), peak, step_size,
-                             mode, gamma) for i in n]
+    expected = [
+        seed_formula(i, base / (1 + decay * i), peak, step_size, mode, gamma)
+        for i in n
+    ]
     for gid in ("rate", "reference"):
         x, y = _line(fig, gid)
         np.testing.assert_array_equal(x, n)
@@ -68,13 +80,15 @@ def test_drawn_rate_and_reference_are_the_formula(mode, gamma, decay):
     assert_rel(rate[0], base)
     first_peak = gamma**step_size if mode == "exp_range" else 1.0
     base_at_peak = base / (1 + decay * step_size)
-    assert_rel(rate[step_size],
-               base_at_peak + (peak - base_at_peak) * first_peak)
+    assert_rel(
+        rate[step_size], base_at_peak + (peak - base_at_peak) * first_peak
+    )
 
 
 def test_guides_mark_max_lr_and_the_decayed_base():
-    fig = co.plot_schedule("triangular", 0.004, 0.01, 25, iterations=200,
-                           decay=0.02)
+    fig = co.plot_schedule(
+        "triangular", 0.004, 0.01, 25, iterations=200, decay=0.02
+    )
     _, peak = _line(fig, "max_lr")
     assert_rel(peak, [0.01, 0.01])
     x, base = _line(fig, "base_lr")
@@ -87,8 +101,9 @@ def test_guides_mark_max_lr_and_the_decayed_base():
 
 
 def test_figure_labels_and_legend():
-    fig = co.plot_schedule("triangular2", 0.001, 0.006, 10, iterations=60,
-                           compare=True)
+    fig = co.plot_schedule(
+        "triangular2", 0.001, 0.006, 10, iterations=60, compare=True
+    )
     ax = fig.axes[0]
     assert "updates" in ax.get_xlabel()
     assert "learning rate" in ax.get_ylabel()
@@ -116,8 +131,9 @@ def test_draws_on_a_given_axes():
 
     fig = Figure()
     left, right = fig.subplots(1, 2)
-    returned = co.plot_schedule("triangular", 0.001, 0.006, 10,
-                                iterations=40, ax=right)
+    returned = co.plot_schedule(
+        "triangular", 0.001, 0.006, 10, iterations=40, ax=right
+    )
     assert returned is fig
     assert not left.lines
     assert [line.get_gid() for line in right.lines].count("rate") == 1
@@ -132,7 +148,11 @@ def test_draws_on_a_given_axes():
         ({"step_size": 0}, ValueError, "Received: step_size=0"),
         ({"step_size": 2.5}, ValueError, "Received: step_size=2.5"),
         ({"gamma": 0.9}, ValueError, "Received: gamma=0.9 with mode="),
-        ({"mode": "exp_range", "gamma": 0.0}, ValueError, "Received: gamma=0.0"),
+        (
+            {"mode": "exp_range", "gamma": 0.0},
+            ValueError,
+            "Received: gamma=0.0",
+        ),
         ({"iterations": 0}, ValueError, "Received: iterations=0"),
         ({"iterations": 10.5}, ValueError, "Received: iterations=10.5"),
         ({"iterations": True}, TypeError, "Received: iterations=True"),
@@ -147,7 +167,9 @@ def test_bad_arguments_are_named(kwargs, error, message):
 def test_library_without_matplotlib_says_how_to_install(monkeypatch):
     for name in ("matplotlib", "matplotlib.figure"):
         monkeypatch.setitem(sys.modules, name, None)
-    with pytest.raises(ImportError, match=r"pip install 'clr_optimizers\[plot\]'"):
+    with pytest.raises(
+        ImportError, match=r"pip install 'clr_optimizers\[plot\]'"
+    ):
         co.plot_schedule("triangular", 0.001, 0.006, 10, iterations=20)
 
 
@@ -160,8 +182,13 @@ def test_package_works_without_matplotlib():
         "             clr={'step_size': 10, 'max_lr': 0.006})\n"
         "print(round(float(opt.learning_rate), 6))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], env=_env(),
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0.001"
 
@@ -172,11 +199,29 @@ def test_package_works_without_matplotlib():
 def test_cli_writes_a_png_of_sensible_size(tmp_path):
     out = tmp_path / "schedule.png"
     result = subprocess.run(
-        [sys.executable, "-m", "clr_optimizers", "plot", "--mode",
-         "triangular2", "--base-lr", "0.001", "--max-lr", "0.006",
-         "--step-size", "100", "--iterations", "600", "--compare",
-         "-o", str(out)],
-        env=_env(), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "clr_optimizers",
+            "plot",
+            "--mode",
+            "triangular2",
+            "--base-lr",
+            "0.001",
+            "--max-lr",
+            "0.006",
+            "--step-size",
+            "100",
+            "--iterations",
+            "600",
+            "--compare",
+            "-o",
+            str(out),
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert str(out) in result.stdout
@@ -187,9 +232,26 @@ def test_cli_writes_a_png_of_sensible_size(tmp_path):
 
 def test_cli_writes_svg(tmp_path, capsys):
     out = tmp_path / "schedule.svg"
-    assert cli.main(["plot", "--mode", "exp_range", "--gamma", "0.99",
-                     "--step-size", "20", "--iterations", "120",
-                     "--decay", "1e-3", "-o", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "plot",
+                "--mode",
+                "exp_range",
+                "--gamma",
+                "0.99",
+                "--step-size",
+                "20",
+                "--iterations",
+                "120",
+                "--decay",
+                "1e-3",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = out.read_text()
     assert text.lstrip().startswith("<?xml") and "<svg" in text
     assert "exp_range" in text
@@ -203,15 +265,43 @@ def test_cli_draws_the_settings_it_is_given(tmp_path, monkeypatch):
         drawn.update(kwargs)
         return real(**kwargs)
 
-    monkeypatch.setattr("clr_optimizers._plot.plot_schedule", spy)
+    monkeypatch.setattr("clr_optimizers._plotting.plot_schedule", spy)
     out = tmp_path / "s.png"
-    assert cli.main(["plot", "--mode", "exp_range", "--base-lr", "0.002",
-                     "--max-lr", "0.02", "--step-size", "30", "--gamma",
-                     "0.99", "--iterations", "90", "--decay", "0.001",
-                     "--compare", "-o", str(out)]) == 0
-    assert drawn == {"mode": "exp_range", "base_lr": 0.002, "max_lr": 0.02,
-                     "step_size": 30, "gamma": 0.99, "iterations": 90,
-                     "decay": 0.001, "compare": True}
+    assert (
+        cli.main(
+            [
+                "plot",
+                "--mode",
+                "exp_range",
+                "--base-lr",
+                "0.002",
+                "--max-lr",
+                "0.02",
+                "--step-size",
+                "30",
+                "--gamma",
+                "0.99",
+                "--iterations",
+                "90",
+                "--decay",
+                "0.001",
+                "--compare",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert drawn == {
+        "mode": "exp_range",
+        "base_lr": 0.002,
+        "max_lr": 0.02,
+        "step_size": 30,
+        "gamma": 0.99,
+        "iterations": 90,
+        "decay": 0.001,
+        "compare": True,
+    }
     _png_size(out)
 
 
@@ -224,20 +314,27 @@ def test_cli_draws_the_settings_it_is_given(tmp_path, monkeypatch):
         (["--max-lr", "inf"], ["--max-lr", "Received: --max-lr=inf"]),
         (["--step-size", "2.5"], ["--step-size", "Received: --step-size=2.5"]),
         (["--step-size", "0"], ["--step-size", "Received: --step-size=0"]),
-        (["--gamma", "0.5"], ["--gamma", "Received: --gamma=0.5",
-                              "mode='triangular'"]),
-        (["--mode", "exp_range", "--gamma", "1.5"],
-         ["--gamma", "Received: --gamma=1.5"]),
+        (
+            ["--gamma", "0.5"],
+            ["--gamma", "Received: --gamma=0.5", "mode='triangular'"],
+        ),
+        (
+            ["--mode", "exp_range", "--gamma", "1.5"],
+            ["--gamma", "Received: --gamma=1.5"],
+        ),
         (["--iterations", "-3"], ["--iterations", "Received: --iterations=-3"]),
-        (["--iterations", "ten"],
-         ["--iterations", "Received: --iterations='ten'"]),
+        (
+            ["--iterations", "ten"],
+            ["--iterations", "Received: --iterations='ten'"],
+        ),
         (["--decay", "nan"], ["--decay", "Received: --decay=nan"]),
         (["-o", "picture.jpg"], ["--output", "'picture.jpg'"]),
         (["--updates", "10"], ["--updates", "Received: --updates=10"]),
     ],
 )
-def test_cli_bad_arguments_exit_non_zero_naming_them(args, expected, tmp_path,
-                                                     capsys, monkeypatch):
+def test_cli_bad_arguments_exit_non_zero_naming_them(
+    args, expected, tmp_path, capsys, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     if args[0] == "--updates":
         argv = args + ["plot"]
@@ -254,8 +351,12 @@ def test_cli_bad_arguments_exit_non_zero_naming_them(args, expected, tmp_path,
 
 def test_cli_unwritable_output_exits_non_zero(tmp_path, capsys):
     out = tmp_path / "missing_folder" / "s.png"
-    assert cli.main(["plot", "--step-size", "5", "--iterations", "20",
-                     "-o", str(out)]) == 1
+    assert (
+        cli.main(
+            ["plot", "--step-size", "5", "--iterations", "20", "-o", str(out)]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "cannot write" in err and str(out) in err
 
@@ -268,8 +369,13 @@ def test_cli_without_matplotlib_says_how_to_install(tmp_path):
         "from clr_optimizers.__main__ import main\n"
         f"sys.exit(main(['plot', '-o', {str(out)!r}]))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], env=_env(),
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert "pip install 'clr_optimizers[plot]'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -298,14 +404,26 @@ def test_cli_demo_bad_flags_still_rejected(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--updates", "10", "--report-every", "20"])
     assert exit_info.value.code == 2
-    assert "Received: --updates=10, --report-every=20" in capsys.readouterr().err
+    assert (
+        "Received: --updates=10, --report-every=20" in capsys.readouterr().err
+    )
 
 
 def test_cli_demo_runs_for_real():
     result = subprocess.run(
-        [sys.executable, "-m", "clr_optimizers", "--updates", "20",
-         "--report-every", "10"],
-        env=_env(), capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "clr_optimizers",
+            "--updates",
+            "20",
+            "--report-every",
+            "10",
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     assert "All rates agree with the formula" in result.stdout

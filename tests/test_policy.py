@@ -2,10 +2,10 @@ import math
 
 import numpy as np
 import pytest
-from conftest import FAR
-from conftest import MAX_POSITION
-from conftest import assert_rel
-from conftest import seed_formula
+from helpers import FAR
+from helpers import MAX_POSITION
+from helpers import assert_rel
+from helpers import seed_formula
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -72,31 +72,43 @@ def test_exp_range_does_not_drift():
     # float32 gamma**n is 4e-5 off by n=2000; ours must not be.
     n = np.arange(0, 20001, 250)
     rates = [
-        co.cyclical_learning_rate(int(i), 0.01, 0.06, 2000, "exp_range", 0.99994)
+        co.cyclical_learning_rate(
+            int(i), 0.01, 0.06, 2000, "exp_range", 0.99994
+        )
         for i in n
     ]
-    expected = [seed_formula(i, 0.01, 0.06, 2000, "exp_range", 0.99994) for i in n]
+    expected = [
+        seed_formula(i, 0.01, 0.06, 2000, "exp_range", 0.99994) for i in n
+    ]
     assert_rel(rates, expected, rtol=1e-6)
 
 
 def test_no_nan_or_inf_far_out():
     for mode, gamma in [("triangular2", 1.0), ("exp_range", 0.9)]:
         for n in [2000 * 2 * 2100 + 1000, 10**9, FAR + 1000]:
-            rate = float(co.cyclical_learning_rate(n, BASE, PEAK, 2000, mode, gamma))
+            rate = float(
+                co.cyclical_learning_rate(n, BASE, PEAK, 2000, mode, gamma)
+            )
             assert math.isfinite(rate)
             assert_rel(rate, BASE)
 
 
 def test_reference_function_is_the_formula():
     n = np.array([0, 500, 2000, 4100, 2**24 + 3])
-    for mode, gamma in [("triangular", 1.0), ("triangular2", 1.0), ("exp_range", 0.999)]:
+    for mode, gamma in [
+        ("triangular", 1.0),
+        ("triangular2", 1.0),
+        ("exp_range", 0.999),
+    ]:
         got = co.reference_learning_rate(n, BASE, PEAK, 2000, mode, gamma)
         expected = [seed_formula(i, BASE, PEAK, 2000, mode, gamma) for i in n]
         assert_rel(got, expected, rtol=1e-9)
 
 
 def test_float_step_is_floored():
-    assert_rel(co.cyclical_learning_rate(np.float32(1000.7), BASE, PEAK, 2000), 0.0035)
+    assert_rel(
+        co.cyclical_learning_rate(np.float32(1000.7), BASE, PEAK, 2000), 0.0035
+    )
 
 
 def test_unknown_mode_is_rejected():
@@ -120,7 +132,15 @@ def test_property_matches_formula(n, step_size, mode, gamma, base, peak):
     assert_rel(rate, expected, rtol=1e-6, atol=1e-12)
 
 
-def pytorch_cyclic_lr(n, base_lr, max_lr, step_size_up, step_size_down, scale=lambda c: 1.0, scale_mode="cycle"):
+def pytorch_cyclic_lr(
+    n,
+    base_lr,
+    max_lr,
+    step_size_up,
+    step_size_down,
+    scale=lambda c: 1.0,
+    scale_mode="cycle",
+):
     """PyTorch's CyclicLR.get_lr for one group, transcribed in float64."""
     total_size = float(step_size_up + step_size_down)
     step_ratio = step_size_up / total_size
@@ -135,7 +155,9 @@ def pytorch_cyclic_lr(n, base_lr, max_lr, step_size_up, step_size_down, scale=la
     return base_lr + base_height * scale(argument)
 
 
-@pytest.mark.parametrize("up, down", [(3, 7), (7, 3), (2000, 500), (1, 1), (1, 4)])
+@pytest.mark.parametrize(
+    "up, down", [(3, 7), (7, 3), (2000, 500), (1, 1), (1, 4)]
+)
 def test_asymmetric_cycle_matches_pytorch(up, down):
     for n in list(range(0, 3 * (up + down) + 2)) + [10**6 + 3, 2**24 + 1]:
         rate = co.cyclical_learning_rate(n, BASE, PEAK, up, step_size_down=down)
@@ -146,8 +168,9 @@ def test_asymmetric_cycle_matches_pytorch(up, down):
 
 def test_asymmetric_equal_halves_is_the_symmetric_cycle():
     for n in range(0, 50):
-        assert float(co.cyclical_learning_rate(n, BASE, PEAK, 4, step_size_down=4)) == float(
-            co.cyclical_learning_rate(n, BASE, PEAK, 4))
+        assert float(
+            co.cyclical_learning_rate(n, BASE, PEAK, 4, step_size_down=4)
+        ) == float(co.cyclical_learning_rate(n, BASE, PEAK, 4))
 
 
 def test_scale_fn_cycle_and_iterations_modes():
@@ -165,21 +188,48 @@ def test_scale_fn_cycle_and_iterations_modes():
     for n in [0, 1, 5, 7, 8, 19, 40, 101]:
         assert_rel(
             co.cyclical_learning_rate(n, BASE, PEAK, 4, scale_fn=halving),
-            pytorch_cyclic_lr(n, BASE, PEAK, 4, 4, lambda c: 1 / 2.0 ** (c - 1)),
+            pytorch_cyclic_lr(
+                n, BASE, PEAK, 4, 4, lambda c: 1 / 2.0 ** (c - 1)
+            ),
         )
         assert_rel(
             co.cyclical_learning_rate(n, BASE, PEAK, 4, scale_fn=sine),
-            pytorch_cyclic_lr(n, BASE, PEAK, 4, 4, lambda c: 0.5 * (1 + math.sin(c * math.pi / 2))),
+            pytorch_cyclic_lr(
+                n,
+                BASE,
+                PEAK,
+                4,
+                4,
+                lambda c: 0.5 * (1 + math.sin(c * math.pi / 2)),
+            ),
             atol=1e-12,
         )
         assert_rel(
-            co.cyclical_learning_rate(n, BASE, PEAK, 4, step_size_down=6, scale_fn=exp_decay, scale_mode="iterations"),
-            pytorch_cyclic_lr(n, BASE, PEAK, 4, 6, lambda i: 0.999**i, "iterations"),
+            co.cyclical_learning_rate(
+                n,
+                BASE,
+                PEAK,
+                4,
+                step_size_down=6,
+                scale_fn=exp_decay,
+                scale_mode="iterations",
+            ),
+            pytorch_cyclic_lr(
+                n, BASE, PEAK, 4, 6, lambda i: 0.999**i, "iterations"
+            ),
         )
 
 
-def pytorch_one_cycle(n, max_lr, total_steps, div_factor, pct_start=0.3, final_div_factor=1e4,
-                      anneal="cos", three_phase=False):
+def pytorch_one_cycle(
+    n,
+    max_lr,
+    total_steps,
+    div_factor,
+    pct_start=0.3,
+    final_div_factor=1e4,
+    anneal="cos",
+    three_phase=False,
+):
     """PyTorch's OneCycleLR.get_lr for one group, transcribed in float64."""
     initial_lr = max_lr / div_factor
     min_lr = initial_lr / final_div_factor
@@ -212,16 +262,38 @@ def pytorch_one_cycle(n, max_lr, total_steps, div_factor, pct_start=0.3, final_d
 
 @pytest.mark.parametrize("anneal", ["cos", "linear"])
 @pytest.mark.parametrize("three_phase", [False, True])
-@pytest.mark.parametrize("total_steps, pct_start", [(1000, 0.3), (97, 0.25), (10, 0.5)])
+@pytest.mark.parametrize(
+    "total_steps, pct_start", [(1000, 0.3), (97, 0.25), (10, 0.5)]
+)
 def test_one_cycle_matches_pytorch(anneal, three_phase, total_steps, pct_start):
     max_lr, div_factor, final_div = 0.1, 25.0, 1e4
     initial = max_lr / div_factor
-    values = (initial, max_lr, initial, initial / final_div) if three_phase else (
-        initial, max_lr, initial / final_div)
-    for n in sorted(set(range(0, total_steps, max(1, total_steps // 50))) | {total_steps - 2, total_steps - 1}):
-        got = co.one_cycle_value(n, values, total_steps, pct_start, anneal, three_phase)
-        assert_rel(got, pytorch_one_cycle(n, max_lr, total_steps, div_factor, pct_start, final_div,
-                                          anneal, three_phase), rtol=1e-6)
+    values = (
+        (initial, max_lr, initial, initial / final_div)
+        if three_phase
+        else (initial, max_lr, initial / final_div)
+    )
+    for n in sorted(
+        set(range(0, total_steps, max(1, total_steps // 50)))
+        | {total_steps - 2, total_steps - 1}
+    ):
+        got = co.one_cycle_value(
+            n, values, total_steps, pct_start, anneal, three_phase
+        )
+        assert_rel(
+            got,
+            pytorch_one_cycle(
+                n,
+                max_lr,
+                total_steps,
+                div_factor,
+                pct_start,
+                final_div,
+                anneal,
+                three_phase,
+            ),
+            rtol=1e-6,
+        )
 
 
 def test_one_cycle_holds_the_final_rate_past_total_steps():

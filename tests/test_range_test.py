@@ -5,11 +5,11 @@ import sys
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND
-from conftest import NOT_TORCH
-from conftest import assert_rel
-from conftest import seed_data
-from conftest import seed_model
+from helpers import BACKEND
+from helpers import NOT_TORCH
+from helpers import assert_rel
+from helpers import seed_data
+from helpers import seed_model
 from keras import ops
 
 import clr_optimizers as co
@@ -47,8 +47,15 @@ def test_suggested_max_lr_is_below_the_divergence_limit(sweep, low, high, seed):
     keras.utils.set_random_seed(seed)
     model = linear_model()
     result = co.lr_range_test(
-        model, x, y, min_lr=low / lam, max_lr=high / lam, steps=100,
-        batch_size=len(x), sweep=sweep, verbose=0,
+        model,
+        x,
+        y,
+        min_lr=low / lam,
+        max_lr=high / lam,
+        steps=100,
+        batch_size=len(x),
+        sweep=sweep,
+        verbose=0,
     )
     assert result.diverged
     assert len(result.losses) < 100
@@ -79,7 +86,12 @@ def test_linear_and_exponential_sweeps():
         np.float32([0.0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03]),
     )
     exponential = co.lr_range_test(
-        linear_model(), x, y, min_lr=1e-6, max_lr=1.0, sweep="exponential",
+        linear_model(),
+        x,
+        y,
+        min_lr=1e-6,
+        max_lr=1.0,
+        sweep="exponential",
         **common,
     )
     np.testing.assert_array_equal(
@@ -122,8 +134,15 @@ def test_applies_the_swept_rates(optimizer):
     model = unit_gradient_model(optimizer)
     x, y = np.ones((8, 1), "float32"), np.zeros((8, 1), "float32")
     result = co.lr_range_test(
-        model, x, y, min_lr=0.01, max_lr=0.1, steps=10, batch_size=8,
-        beta=0.0, verbose=0,
+        model,
+        x,
+        y,
+        min_lr=0.01,
+        max_lr=0.1,
+        steps=10,
+        batch_size=8,
+        beta=0.0,
+        verbose=0,
     )
     assert_rel(result.raw_losses, -np.cumsum(result.learning_rates), rtol=1e-6)
     assert_rel(result.losses, result.raw_losses)
@@ -143,8 +162,15 @@ def test_model_compiled_with_steps_per_execution():
     )
     x, y = np.ones((8, 1), "float32"), np.zeros((8, 1), "float32")
     result = co.lr_range_test(
-        model, x, y, min_lr=0.01, max_lr=0.1, steps=6, batch_size=8,
-        beta=0.0, verbose=0,
+        model,
+        x,
+        y,
+        min_lr=0.01,
+        max_lr=0.1,
+        steps=6,
+        batch_size=8,
+        beta=0.0,
+        verbose=0,
     )
     assert_rel(result.raw_losses, -np.cumsum(result.learning_rates), rtol=1e-6)
 
@@ -154,8 +180,9 @@ def constant_loss_model(optimizer=None):
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(
         optimizer=optimizer or keras.optimizers.SGD(),
-        loss=lambda y_true, y_pred: ops.mean(y_true, -1)
-        + 0.0 * ops.sum(y_pred, -1),
+        loss=lambda y_true, y_pred: (
+            ops.mean(y_true, -1) + 0.0 * ops.sum(y_pred, -1)
+        ),
     )
     return model
 
@@ -166,8 +193,15 @@ def run_on_losses(losses, **kwargs):
     x = np.zeros_like(y)
     kwargs.setdefault("steps", len(losses) - 1)
     return co.lr_range_test(
-        constant_loss_model(), x, y, min_lr=0.0, max_lr=0.1, batch_size=1,
-        shuffle=False, verbose=0, **kwargs,
+        constant_loss_model(),
+        x,
+        y,
+        min_lr=0.0,
+        max_lr=0.1,
+        batch_size=1,
+        shuffle=False,
+        verbose=0,
+        **kwargs,
     )
 
 
@@ -237,8 +271,15 @@ def test_restores_weights_and_optimizer_state():
     paths = [v.path for v in variables]
 
     result = co.lr_range_test(
-        model, x, y, min_lr=1e-5, max_lr=10.0, steps=30, batch_size=32,
-        sweep="exponential", verbose=0,
+        model,
+        x,
+        y,
+        min_lr=1e-5,
+        max_lr=10.0,
+        steps=30,
+        batch_size=32,
+        sweep="exponential",
+        verbose=0,
     )
     assert len(result.losses) > 1
 
@@ -263,7 +304,13 @@ def test_unbuilt_optimizer_is_left_as_new():
     model = linear_model(optimizer=keras.optimizers.Adam(learning_rate=0.01))
     weights = model.get_weights()
     co.lr_range_test(
-        model, x, y, min_lr=1e-4, max_lr=1.0, steps=10, batch_size=64,
+        model,
+        x,
+        y,
+        min_lr=1e-4,
+        max_lr=1.0,
+        steps=10,
+        batch_size=64,
         verbose=0,
     )
     for a, b in zip(weights, model.get_weights()):
@@ -282,8 +329,15 @@ def test_records_accuracy_when_tracked():
         optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"]
     )
     result = co.lr_range_test(
-        model, x, y, min_lr=1e-3, max_lr=1.0, steps=12, batch_size=32,
-        divergence_factor=None, verbose=0,
+        model,
+        x,
+        y,
+        min_lr=1e-3,
+        max_lr=1.0,
+        steps=12,
+        batch_size=32,
+        divergence_factor=None,
+        verbose=0,
     )
     assert result.accuracy_name == "accuracy"
     assert result.accuracies.shape == result.losses.shape == (12,)
@@ -292,7 +346,13 @@ def test_records_accuracy_when_tracked():
     model = seed_model()
     model.compile(optimizer="sgd", loss="binary_crossentropy")
     result = co.lr_range_test(
-        model, x, y, min_lr=1e-3, max_lr=1.0, steps=3, batch_size=32,
+        model,
+        x,
+        y,
+        min_lr=1e-3,
+        max_lr=1.0,
+        steps=3,
+        batch_size=32,
         verbose=0,
     )
     assert result.accuracies is None and result.accuracy_name is None
@@ -304,7 +364,11 @@ def test_dataset_input_and_progress_bar(capsys):
     x, y, _ = least_squares(0, n=64)
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
     result = co.lr_range_test(
-        linear_model(), dataset, min_lr=1e-4, max_lr=0.01, steps=10,
+        linear_model(),
+        dataset,
+        min_lr=1e-4,
+        max_lr=0.01,
+        steps=10,
         verbose=1,
     )
     assert len(result.losses) == 10
@@ -316,8 +380,14 @@ def test_warns_when_the_loss_is_still_falling():
     x, y, lam = least_squares(0)
     with pytest.warns(UserWarning, match="still falling"):
         result = co.lr_range_test(
-            linear_model(), x, y, min_lr=0.0, max_lr=0.5 / lam, steps=10,
-            batch_size=len(x), verbose=0,
+            linear_model(),
+            x,
+            y,
+            min_lr=0.0,
+            max_lr=0.5 / lam,
+            steps=10,
+            batch_size=len(x),
+            verbose=0,
         )
     assert not result.diverged
 
@@ -384,12 +454,21 @@ def test_bad_inputs():
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
     with pytest.raises(ValueError, match="Received: batch_size=4"):
         co.lr_range_test(
-            model, dataset, min_lr=1e-3, max_lr=1.0, steps=2, batch_size=4,
+            model,
+            dataset,
+            min_lr=1e-3,
+            max_lr=1.0,
+            steps=2,
+            batch_size=4,
             verbose=0,
         )
     with pytest.raises(ValueError, match="ran out"):
         co.lr_range_test(
-            model, iter([(x, y)]), min_lr=1e-3, max_lr=1.0, steps=3,
+            model,
+            iter([(x, y)]),
+            min_lr=1e-3,
+            max_lr=1.0,
+            steps=3,
             verbose=0,
         )
 
@@ -400,11 +479,16 @@ def test_suggestions_of_every_rule():
     assert list(result.suggestions) == list(co.LRRangeTestResult.RULES)
     assert result.suggest("valley") == result.suggestions["valley"]
     assert result.suggest() == (
-        result.suggested_base_lr, result.suggested_max_lr)
+        result.suggested_base_lr,
+        result.suggested_max_lr,
+    )
     # No accuracy metric: the paper's rule has nothing to read.
     assert all(np.isnan(result.suggestions["accuracy"]))
-    with pytest.raises(ValueError, match="'minimum', 'valley', 'steepest', "
-                       "'accuracy'. Received: rule='fast'"):
+    with pytest.raises(
+        ValueError,
+        match="'minimum', 'valley', 'steepest', "
+        "'accuracy'. Received: rule='fast'",
+    ):
         result.suggest("fast")
 
 
@@ -434,8 +518,16 @@ def test_validation_data_gives_the_held_out_batch_loss_after_each_step():
     model = linear_model()
     kernel, bias = (w.astype(np.float64) for w in model.get_weights())
     result = co.lr_range_test(
-        model, x, y, min_lr=0.01 / lam, max_lr=0.5 / lam, steps=8,
-        batch_size=len(x), shuffle=False, beta=0.0, verbose=0,
+        model,
+        x,
+        y,
+        min_lr=0.01 / lam,
+        max_lr=0.5 / lam,
+        steps=8,
+        batch_size=len(x),
+        shuffle=False,
+        beta=0.0,
+        verbose=0,
         validation_data=(x_val, y_val),
     )
     assert result.validation
@@ -449,7 +541,13 @@ def test_validation_data_gives_the_held_out_batch_loss_after_each_step():
     np.testing.assert_allclose(result.losses, expected, rtol=1e-4)
     with pytest.raises(ValueError, match="validation_data"):
         co.lr_range_test(
-            model, x, y, min_lr=1e-3, max_lr=1.0, steps=3, verbose=0,
+            model,
+            x,
+            y,
+            min_lr=1e-3,
+            max_lr=1.0,
+            steps=3,
+            verbose=0,
             validation_data=x_val,
         )
 
@@ -462,13 +560,22 @@ def test_validation_accuracy_is_recorded():
         optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"]
     )
     result = co.lr_range_test(
-        model, x, y, min_lr=1e-3, max_lr=1.0, steps=6, batch_size=32,
-        divergence_factor=None, verbose=0, validation_data=(x_val, y_val),
+        model,
+        x,
+        y,
+        min_lr=1e-3,
+        max_lr=1.0,
+        steps=6,
+        batch_size=32,
+        divergence_factor=None,
+        verbose=0,
+        validation_data=(x_val, y_val),
     )
     assert result.accuracy_name == "accuracy"
     assert result.raw_accuracies.shape == (6,)
     # Accuracy of 40 samples: a multiple of 1/40.
     np.testing.assert_allclose(
-        result.raw_accuracies * 40, np.round(result.raw_accuracies * 40),
+        result.raw_accuracies * 40,
+        np.round(result.raw_accuracies * 40),
         atol=1e-4,
     )

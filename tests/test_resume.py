@@ -17,13 +17,13 @@ import time
 import keras
 import numpy as np
 import pytest
-from _helpers_training import SCRIPTS_DIR
-from _helpers_training import reference_rates
-from _helpers_training import script_env
-from conftest import assert_rel
-from conftest import seed_data
-from conftest import seed_formula
-from conftest import seed_model
+from helpers import SCRIPTS_DIR
+from helpers import assert_rel
+from helpers import reference_rates
+from helpers import script_env
+from helpers import seed_data
+from helpers import seed_formula
+from helpers import seed_model
 
 import clr_optimizers as co
 
@@ -127,8 +127,9 @@ def runs(tmp_path_factory):
 def assert_same_weights(actual, expected):
     assert len(actual) == len(expected)
     for a, b in zip(actual, expected):
-        np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-6,
-                                   atol=1e-7)
+        np.testing.assert_allclose(
+            np.array(a), np.array(b), rtol=1e-6, atol=1e-7
+        )
 
 
 def test_uninterrupted_run_follows_the_formula(runs):
@@ -173,8 +174,9 @@ def test_batch_level_backup_replays_the_epoch_start_and_keeps_counting(runs):
     assert run["clr_iterations"] == run["iterations"] == backed_up + rerun
     assert_rel(
         run["rates"],
-        reference_rates(range(backed_up, backed_up + rerun), BASE, PEAK, STEP,
-                        "triangular2"),
+        reference_rates(
+            range(backed_up, backed_up + rerun), BASE, PEAK, STEP, "triangular2"
+        ),
     )
     assert_rel(
         run["next_rate"],
@@ -189,8 +191,13 @@ def test_batch_level_backup_replays_the_epoch_start_and_keeps_counting(runs):
 
 
 def train_steps(model, x, y, steps):
-    model.fit(x[: 32 * steps], y[: 32 * steps], batch_size=32, shuffle=False,
-              verbose=0)
+    model.fit(
+        x[: 32 * steps],
+        y[: 32 * steps],
+        batch_size=32,
+        shuffle=False,
+        verbose=0,
+    )
 
 
 @pytest.mark.tensorflow_only
@@ -199,8 +206,12 @@ def test_tf_train_checkpoint_restores_mid_cycle(tmp_path, jit_compile):
     import tensorflow as tf
 
     x, y = seed_data(32 * 13)
-    clr = {"mode": "exp_range", "step_size": 4, "max_lr": 0.01,
-           "clr_gamma": 0.97}
+    clr = {
+        "mode": "exp_range",
+        "step_size": 4,
+        "max_lr": 0.01,
+        "clr_gamma": 0.97,
+    }
 
     def build():
         model = seed_model(0)
@@ -238,6 +249,7 @@ def test_tf_train_checkpoint_restores_mid_cycle(tmp_path, jit_compile):
     for a, b in zip(restored_model.get_weights(), expected_weights):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     for a, b in zip(restored.variables, expected_state):
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), b,
-                                   rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(a), b, rtol=1e-6, atol=1e-7
+        )
     assert int(restored.clr_iterations) == 24

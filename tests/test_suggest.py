@@ -5,22 +5,22 @@ import math
 import numpy as np
 import pytest
 
-from clr_optimizers import _suggest
-from clr_optimizers._suggest import RULES
-from clr_optimizers._suggest import accuracy
-from clr_optimizers._suggest import minimum
-from clr_optimizers._suggest import steepest
-from clr_optimizers._suggest import suggest
-from clr_optimizers._suggest import suggest_all
-from clr_optimizers._suggest import trim
-from clr_optimizers._suggest import valley
+from clr_optimizers._range_test import _rules
+from clr_optimizers._range_test._rules import RULES
+from clr_optimizers._range_test._rules import accuracy
+from clr_optimizers._range_test._rules import minimum
+from clr_optimizers._range_test._rules import steepest
+from clr_optimizers._range_test._rules import suggest
+from clr_optimizers._range_test._rules import suggest_all
+from clr_optimizers._range_test._rules import trim
+from clr_optimizers._range_test._rules import valley
 
 LRS = 10.0 ** np.arange(-6, 4, dtype=np.float64)  # 1e-6 ... 1e3, 10 points
 
 
 def test_the_rules():
     assert RULES == ("minimum", "valley", "steepest", "accuracy")
-    assert _suggest.DEFAULT_RULE in RULES
+    assert _rules.DEFAULT_RULE in RULES
 
 
 def test_trim_skips_a_tenth_and_five_and_stops_at_the_first_nan():
@@ -35,9 +35,9 @@ def test_trim_skips_a_tenth_and_five_and_stops_at_the_first_nan():
 
 
 def test_finite_prefix():
-    assert _suggest.finite_prefix([1.0, 2.0, np.inf, 1.0]) == 2
-    assert _suggest.finite_prefix([np.nan]) == 0
-    assert _suggest.finite_prefix([1.0, 2.0]) == 2
+    assert _rules.finite_prefix([1.0, 2.0, np.inf, 1.0]) == 2
+    assert _rules.finite_prefix([np.nan]) == 0
+    assert _rules.finite_prefix([1.0, 2.0]) == 2
 
 
 def test_minimum_is_a_tenth_of_the_rate_at_the_lowest_loss():
@@ -97,10 +97,10 @@ def test_suggest_trims_before_the_rule_looks():
     # NaN are ignored.
     lrs = np.geomspace(1e-5, 1.0, 30)
     losses = np.full(30, 3.0)
-    losses[0] = 0.1                  # skipped: start
+    losses[0] = 0.1  # skipped: start
     losses[3:20] = np.linspace(3.0, 1.0, 17)  # falls to index 19
     losses[20:24] = [1.5, 2.0, 4.0, 8.0]
-    losses[24] = np.nan              # everything from here is dropped
+    losses[24] = np.nan  # everything from here is dropped
     window = trim(30, finite=24)
     assert window == slice(3, 19)
     base, top = suggest("minimum", lrs, losses)
@@ -120,11 +120,11 @@ def test_suggest_all_and_unknown_rule():
     with pytest.raises(ValueError, match="'minimum', 'valley', 'steepest'"):
         suggest("fastest", lrs, losses)
     with pytest.raises(ValueError, match="Received: rule='fastest'"):
-        _suggest.check_rule("fastest")
+        _rules.check_rule("fastest")
 
 
 def test_docstring_examples():
     import doctest
 
-    failures, _ = doctest.testmod(_suggest, optionflags=doctest.ELLIPSIS)
+    failures, _ = doctest.testmod(_rules, optionflags=doctest.ELLIPSIS)
     assert failures == 0

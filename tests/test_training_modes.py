@@ -3,7 +3,7 @@
 Graph modes (`jit_compile`, `steps_per_execution`), custom training loops,
 gradient accumulation, EMA, gradient clipping and decoupled weight decay.
 Each test reads back the rate of every single update (see
-`_helpers_training`: plain SGD on one-hot rows leaves `-rate_t` in weight
+`helpers`: plain SGD on one-hot rows leaves `-rate_t` in weight
 `t`) and compares it with the float64 formula `seed_formula`.
 """
 
@@ -12,17 +12,17 @@ import itertools
 import keras
 import numpy as np
 import pytest
-from _helpers_training import linear_loss
-from _helpers_training import recorded_rates
-from _helpers_training import recorder_data
-from _helpers_training import recorder_model
-from _helpers_training import reference_rates
-from conftest import BACKEND
-from conftest import JIT_COMPILE
-from conftest import assert_rel
-from conftest import spe
-from conftest import tensor
-from conftest import seed_formula
+from helpers import BACKEND
+from helpers import JIT_COMPILE
+from helpers import assert_rel
+from helpers import linear_loss
+from helpers import recorded_rates
+from helpers import recorder_data
+from helpers import recorder_model
+from helpers import reference_rates
+from helpers import seed_formula
+from helpers import spe
+from helpers import tensor
 
 import clr_optimizers as co
 
@@ -203,7 +203,10 @@ def test_decay_with_gradient_accumulation_counts_applied_updates():
         seed_formula(k, BASE / (1 + decay * k), PEAK, STEP, "triangular2")
         for k in range(n // accumulation)
     ]
-    assert_rel(recorded_rates(model), np.repeat(per_update, accumulation) / accumulation)
+    assert_rel(
+        recorded_rates(model),
+        np.repeat(per_update, accumulation) / accumulation,
+    )
 
 
 @NOT_TORCH
@@ -222,7 +225,11 @@ def test_ema_averages_the_weights_the_cycle_produced():
     # reference weight trajectory, computed here in float64.
     n, momentum = 32, 0.9
     model, opt = fit_recorder(
-        n, False, steps_per_execution=spe(8), use_ema=True, ema_momentum=momentum
+        n,
+        False,
+        steps_per_execution=spe(8),
+        use_ema=True,
+        ema_momentum=momentum,
     )
     rates = reference_rates(n, BASE, PEAK, STEP, "triangular2")
     weights = np.zeros(n)
@@ -253,8 +260,9 @@ def test_gradient_clipping_keeps_the_cycle(clipping):
     )
 
 
-def adamw_reference(w0, grads, rates, weight_decay, beta_1=0.9, beta_2=0.999,
-                    epsilon=1e-7):
+def adamw_reference(
+    w0, grads, rates, weight_decay, beta_1=0.9, beta_2=0.999, epsilon=1e-7
+):
     """Keras's AdamW in float64: decoupled decay, then the Adam step."""
     w = np.array(w0, dtype=np.float64)
     m = np.zeros_like(w)
@@ -268,7 +276,10 @@ def adamw_reference(w0, grads, rates, weight_decay, beta_1=0.9, beta_2=0.999,
     return w
 
 
-@pytest.mark.parametrize("jit_compile", [False, pytest.param(True, marks=pytest.mark.tensorflow_only)])
+@pytest.mark.parametrize(
+    "jit_compile",
+    [False, pytest.param(True, marks=pytest.mark.tensorflow_only)],
+)
 def test_adamw_weight_decay_uses_the_cyclic_rate(jit_compile):
     n, weight_decay = 24, 0.5
     rng = np.random.default_rng(3)

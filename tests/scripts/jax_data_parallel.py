@@ -17,8 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import jax  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from conftest import seed_data  # noqa: E402
-from conftest import seed_model  # noqa: E402
+from helpers import seed_data  # noqa: E402
+from helpers import seed_model  # noqa: E402
 
 import clr_optimizers as co  # noqa: E402
 
@@ -32,9 +32,17 @@ def train():
     model.compile(opt, "binary_crossentropy")
     rates = []
     model.fit(
-        x, y, batch_size=16, epochs=3, shuffle=False, verbose=0,
-        callbacks=[keras.callbacks.LambdaCallback(
-            on_epoch_end=lambda e, logs: rates.append(float(opt.current_lr)))],
+        x,
+        y,
+        batch_size=16,
+        epochs=3,
+        shuffle=False,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda e, logs: rates.append(float(opt.current_lr))
+            )
+        ],
     )
     return {
         "devices": len(jax.devices()),
@@ -64,12 +72,22 @@ def stateless(jit):
         )
         rates.append(float(trainable_values[0][0] - new_trainable[0][0]))
         trainable_values = new_trainable
-    carried = dict(zip(names, (np.asarray(v).item() for v in optimizer_values
-                               if np.asarray(v).shape == ())))
+    carried = dict(
+        zip(
+            names,
+            (
+                np.asarray(v).item()
+                for v in optimizer_values
+                if np.asarray(v).shape == ()
+            ),
+        )
+    )
     return {
         "rates": rates,
-        "carried": {k: carried[k] for k in ("clr_iterations", "current_lr",
-                                             "held_updates")},
+        "carried": {
+            k: carried[k]
+            for k in ("clr_iterations", "current_lr", "held_updates")
+        },
         "variable_clr_iterations": int(opt.clr_iterations),
     }
 

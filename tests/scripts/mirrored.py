@@ -20,12 +20,12 @@ tf.config.set_logical_device_configuration(
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from _helpers_training import linear_loss  # noqa: E402
-from _helpers_training import recorded_rates  # noqa: E402
-from _helpers_training import recorder_data  # noqa: E402
-from _helpers_training import recorder_model  # noqa: E402
-from conftest import seed_data  # noqa: E402
-from conftest import seed_model  # noqa: E402
+from helpers import linear_loss  # noqa: E402
+from helpers import recorded_rates  # noqa: E402
+from helpers import recorder_data  # noqa: E402
+from helpers import recorder_model  # noqa: E402
+from helpers import seed_data  # noqa: E402
+from helpers import seed_model  # noqa: E402
 from multi_worker import train as custom_loop_seed_model  # noqa: E402
 
 import clr_optimizers as co  # noqa: E402
@@ -140,9 +140,7 @@ def main():
         },
         "fit_adamw": {
             "single": fit_seed_model(single, co.AdamW, weight_decay=0.05),
-            "mirrored": fit_seed_model(
-                mirrored(), co.AdamW, weight_decay=0.05
-            ),
+            "mirrored": fit_seed_model(mirrored(), co.AdamW, weight_decay=0.05),
         },
         "custom_loop": {
             "single": custom_loop_seed_model(single),

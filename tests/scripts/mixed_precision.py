@@ -17,10 +17,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from _helpers_training import linear_loss  # noqa: E402
-from _helpers_training import recorded_rates  # noqa: E402
-from _helpers_training import recorder_data  # noqa: E402
-from _helpers_training import recorder_model  # noqa: E402
+from helpers import linear_loss  # noqa: E402
+from helpers import recorded_rates  # noqa: E402
+from helpers import recorder_data  # noqa: E402
+from helpers import recorder_model  # noqa: E402
 
 import clr_optimizers as co  # noqa: E402
 
@@ -70,8 +70,14 @@ def run(policy, jit_compile, steps_per_execution, overflow):
                 "clr_variables_in_wrapper": sorted(
                     v.name
                     for v in wrapped.variables
-                    if v.name in ("max_lr", "step_size", "clr_iterations",
-                                  "current_lr", "held_updates")
+                    if v.name
+                    in (
+                        "max_lr",
+                        "step_size",
+                        "clr_iterations",
+                        "current_lr",
+                        "held_updates",
+                    )
                 ),
             }
         )
@@ -83,9 +89,7 @@ def run(policy, jit_compile, steps_per_execution, overflow):
         one[0, -1] = 1.0
         before = float(model.weights[0][-1, 0])
         model.fit(one, np.zeros((1, 1), "float32"), batch_size=1, verbose=0)
-        result["rate_after_reassign"] = before - float(
-            model.weights[0][-1, 0]
-        )
+        result["rate_after_reassign"] = before - float(model.weights[0][-1, 0])
     return result
 
 
@@ -96,8 +100,11 @@ def main():
     runs = [run(policy, False, 1, overflow)]
     if keras.backend.backend() != "torch":  # PyTorch: eager, one step per call
         runs.append(run(policy, True, 8, overflow))
-    print(json.dumps({"runs": runs, "overflow_row": OVERFLOW_ROW if overflow
-                      else None}))
+    print(
+        json.dumps(
+            {"runs": runs, "overflow_row": OVERFLOW_ROW if overflow else None}
+        )
+    )
 
 
 if __name__ == "__main__":

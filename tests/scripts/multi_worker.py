@@ -19,8 +19,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from conftest import seed_data  # noqa: E402
-from conftest import seed_model  # noqa: E402
+from helpers import seed_data  # noqa: E402
+from helpers import seed_model  # noqa: E402
 
 import clr_optimizers as co  # noqa: E402
 

@@ -26,8 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from conftest import seed_data  # noqa: E402
-from conftest import seed_model  # noqa: E402
+from helpers import seed_data  # noqa: E402
+from helpers import seed_model  # noqa: E402
 
 import clr_optimizers as co  # noqa: E402
 
@@ -93,12 +93,19 @@ def main():
             + list(range(epoch * per_epoch, EPOCHS * per_epoch))
         )
         order = np.concatenate(
-            [np.arange(s % per_epoch * BATCH, (s % per_epoch + 1) * BATCH)
-             for s in steps]
+            [
+                np.arange(s % per_epoch * BATCH, (s % per_epoch + 1) * BATCH)
+                for s in steps
+            ]
         )
         model.fit(
-            x[order], y[order], batch_size=BATCH, epochs=1, shuffle=False,
-            verbose=0, callbacks=[log],
+            x[order],
+            y[order],
+            batch_size=BATCH,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+            callbacks=[log],
         )
     else:
         callbacks = [
@@ -114,7 +121,12 @@ def main():
                 WaitToBeKilled(epoch, batch, backup_dir.rstrip("/") + ".ready")
             )
         model.fit(
-            x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0,
+            x,
+            y,
+            batch_size=BATCH,
+            epochs=EPOCHS,
+            shuffle=False,
+            verbose=0,
             callbacks=callbacks,
         )
     with open(out, "w") as f:

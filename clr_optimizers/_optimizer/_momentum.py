@@ -1,10 +1,80 @@
-"""A hyperparameter attribute that the cycle sets on every update."""
+"""The cycled momentum term: which attribute it is, and what stands in it.
 
+With the `clr` keys `base_momentum` and `max_momentum`, the cycle drives the
+optimizer's momentum term (`momentum` of SGD, RMSprop and Muon, `beta_1` of
+the Adam family and Lion): `find_momentum_attribute` finds which, and a
+`ScheduledHyperparameter` takes the attribute's place.
+"""
+
+import contextlib
 import numbers
 import operator
 
+import keras
 import numpy as np
 from keras import ops
+
+from clr_optimizers._compat import optional_keras_classes
+
+# The attribute through which each kind of optimizer reads its momentum term.
+MOMENTUM_ATTRIBUTES = ("beta_1", "momentum")
+
+
+def _constructor_arguments(klass):
+    """The argument names of `klass`'s own `__init__`, or () if it has none."""
+    code = getattr(klass.__dict__.get("__init__"), "__code__", None)
+    if code is None:
+        return ()
+    return code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+
+
+def find_momentum_attribute(optimizer_class, clr_config):
+    """The name of `optimizer_class`'s momentum term: `beta_1` or `momentum`.
+
+    It is the first of `MOMENTUM_ATTRIBUTES` that a constructor along the
+    class's MRO takes as an argument.
+
+    Raises:
+        ValueError: If the class has no momentum term, or is
+            `ScheduleFreeAdamW`, whose `beta_1` is not a momentum schedule.
+    """
+    received = (
+        f"Received: clr['base_momentum']={clr_config['base_momentum']!r}, "
+        f"clr['max_momentum']={clr_config['max_momentum']!r}"
+    )
+    if issubclass(optimizer_class, optional_keras_classes("ScheduleFreeAdamW")):
+        raise ValueError(
+            "ScheduleFreeAdamW rebuilds its iterate from the current "
+            "`beta_1` each update, so a cycled `beta_1` would not be a "
+            f"momentum schedule: leave out the momentum keys. {received}"
+        )
+    for name in MOMENTUM_ATTRIBUTES:
+        for klass in optimizer_class.__mro__:
+            if name in _constructor_arguments(klass):
+                return name
+    raise ValueError(
+        f"{optimizer_class.__name__} has no momentum term (no `beta_1` or "
+        "`momentum` argument) for the `clr` keys 'base_momentum' and "
+        f"'max_momentum' to cycle. {received}"
+    )
+
+
+@contextlib.contextmanager
+def momentum_as_value(optimizer, attribute):
+    """Puts the update's momentum value in place of the scheduled stand-in.
+
+    For PyTorch's fused classes, whose `torch._foreach_*` calls take only
+    numbers and tensors.
+    """
+    scheduled = getattr(optimizer, attribute)
+    value = scheduled.value()
+    if isinstance(value, keras.Variable):
+        value = value.value
+    object.__setattr__(optimizer, attribute, value)
+    try:
+        yield
+    finally:
+        object.__setattr__(optimizer, attribute, scheduled)
 
 
 class ScheduledHyperparameter:

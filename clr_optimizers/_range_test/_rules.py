@@ -3,34 +3,36 @@
 Each rule is a small closed-form function of NumPy arrays: the learning
 rates of the sweep (increasing), the smoothed losses and, for the paper's
 rule, the smoothed accuracies. `suggest` trims the curves the same way for
-every rule before the rule looks at them (`trim`): everything from the first non-finite loss on
-is dropped (the sweep has diverged there), then the first tenth of the points
-and the last five are skipped (fastai's `lr_find` skips the same: the start
-is dominated by the moving average's warm-up, the end by the blow-up), as
-far as at least three points remain.
+every rule before the rule looks at them (`trim`): everything from the first
+non-finite loss on is dropped (the sweep has diverged there), then the first
+tenth of the points and the last five are skipped (fastai's `lr_find` skips
+the same: the start is dominated by the moving average's warm-up, the end by
+the blow-up), as far as at least three points remain.
 
 The rules that find one rate (`minimum`, `valley`, `steepest`) use it as
 `max_lr` and a quarter of it as `base_lr` (Smith 2017, section 3.3: "set
-base_lr to be 1/3 or 1/4 of max_lr").
+base_lr to be 1/3 or 1/4 of max_lr"):
 
-| rule | max_lr | source |
-|---|---|---|
-| `minimum` | rate at the lowest loss / 10 | fastai `minimum`; this package's default |
-| `valley` | middle of the longest falling stretch | fastai `valley` (fastai's default) |
-| `steepest` | steepest fall of the loss against log rate | Lightning `suggestion()`, torch-lr-finder, fastai `steep` |
-| `accuracy` | where the accuracy stops rising; base where it starts | Smith 2017, section 3.3 |
+- `minimum`, this package's default: `max_lr = lr[argmin(loss)] / 10`
+  (fastai `minimum`).
+- `valley`: `max_lr` in the middle of the longest falling stretch of the
+  loss (fastai `valley`, fastai's default).
+- `steepest`: `max_lr = lr[argmin(d loss / d log lr)]` (Lightning
+  `suggestion()`, torch-lr-finder, fastai `steep`).
+- `accuracy`: `base_lr` where the accuracy starts to rise, `max_lr` where
+  it stops rising (Smith 2017, section 3.3).
 """
 
 import math
 
 import numpy as np
 
-from clr_optimizers._config import check_choice
+from clr_optimizers._validation import check_choice
 
 RULES = ("minimum", "valley", "steepest", "accuracy")
 # The rule behind `suggested_base_lr` and `suggested_max_lr`: the one that
-# measured best in the rule comparison of `python -m clr_optimizers
-# benchmark` (all 5 seeds; see README, "The suggestion rules").
+# measured best in the accuracy benchmark's rule comparison (all 5 seeds;
+# docs/benchmark.md, "The suggestion rules").
 DEFAULT_RULE = "minimum"
 # base_lr = max_lr / BASE_RATIO for the rules that find one rate.
 BASE_RATIO = 4.0
@@ -50,8 +52,9 @@ def check_rule(rule, name="rule"):
 def finite_prefix(losses):
     """The number of leading finite values: the curve before it diverged.
 
-    >>> finite_prefix(np.array([3.0, 2.0, np.nan, 1.0]))
-    2
+    Examples:
+        >>> finite_prefix(np.array([3.0, 2.0, np.nan, 1.0]))
+        2
     """
     losses = np.asarray(losses, dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(losses))
@@ -66,12 +69,13 @@ def trim(n, finite=None, skip_start=None, skip_end=5, minimum=3):
     `skip_end` at the end, each reduced as far as needed to keep `minimum`
     points. Returns `slice(start, stop)`.
 
-    >>> trim(100)
-    slice(10, 95, None)
-    >>> trim(100, finite=40)
-    slice(10, 35, None)
-    >>> trim(6)
-    slice(0, 3, None)
+    Examples:
+        >>> trim(100)
+        slice(10, 95, None)
+        >>> trim(100, finite=40)
+        slice(10, 35, None)
+        >>> trim(6)
+        slice(0, 3, None)
     """
     stop = n if finite is None else min(n, int(finite))
     start = n // 10 if skip_start is None else int(skip_start)
@@ -99,14 +103,17 @@ _NAN_PAIR = (math.nan, math.nan)
 def minimum(learning_rates, losses):
     """`max_lr` = (rate at the lowest smoothed loss) / 10; base a quarter.
 
-    fastai `lr_find` suggestion `minimum`
+    `max_lr = lr[argmin(loss)] / 10`, `base_lr = max_lr / 4`.
+
+    Source: fastai `lr_find` suggestion `minimum`
     (fastai/callback/schedule.py: `lrs[argmin(losses)] / 10`): the loss is
     lowest just before training diverges, so a tenth of that rate is where
     the loss still falls fast and training is stable.
 
-    >>> lrs = np.array([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
-    >>> minimum(lrs, [2.0, 1.5, 1.0, 0.5, 3.0])
-    (0.0025, 0.01)
+    Examples:
+        >>> lrs = np.array([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+        >>> minimum(lrs, [2.0, 1.5, 1.0, 0.5, 3.0])
+        (0.0025, 0.01)
     """
     lrs, losses = _arrays(learning_rates, losses)
     if not len(losses):
@@ -117,15 +124,18 @@ def minimum(learning_rates, losses):
 def valley(learning_rates, losses):
     """`max_lr` in the middle of the longest falling stretch; base a quarter.
 
-    fastai `lr_find` suggestion `valley`, its default (fastai/callback/
-    schedule.py): the longest strictly decreasing subsequence of the loss,
-    from index `start` to `end`; the rate at
-    `start + int((end - start) / 3) + int((end - start) / 6)`, about half
-    way down it.
+    With `start ... end` the indices of the longest strictly decreasing
+    subsequence of the loss and `s = (end - start) / 3`:
+    `max_lr = lr[start + int(s) + int(s / 2)]`, about half way down it;
+    `base_lr = max_lr / 4`.
 
-    >>> lrs = 10.0 ** np.arange(-6, 1)       # 1e-6 ... 1
-    >>> valley(lrs, [5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 9.0])
-    (2.5e-05, 0.0001)
+    Source: fastai `lr_find` suggestion `valley`, its default
+    (fastai/callback/schedule.py).
+
+    Examples:
+        >>> lrs = 10.0 ** np.arange(-6, 1)       # 1e-6 ... 1
+        >>> valley(lrs, [5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 9.0])
+        (2.5e-05, 0.0001)
     """
     lrs, losses = _arrays(learning_rates, losses)
     n = len(losses)
@@ -149,15 +159,18 @@ def valley(learning_rates, losses):
 def steepest(learning_rates, losses):
     """`max_lr` where the loss falls fastest against log rate; base a quarter.
 
-    Lightning's `_LRFinder.suggestion()` and torch-lr-finder
-    (`np.gradient(losses).argmin()`) and fastai's `steep`: the rate at the
-    most negative slope `d loss / d log(rate)`, by central differences
-    (`np.gradient`). With an exponential sweep this is the same point as the
-    slope against the step number that those libraries take.
+    `max_lr = lr[argmin(d loss / d log lr)]`, the most negative slope by
+    central differences (`np.gradient`); `base_lr = max_lr / 4`. With an
+    exponential sweep this is the same point as the slope against the step
+    number that the sources take.
 
-    >>> lrs = 10.0 ** np.arange(-5, 1)       # 1e-5 ... 1
-    >>> steepest(lrs, [3.0, 2.9, 2.0, 1.2, 1.1, 5.0])
-    (0.00025, 0.001)
+    Source: Lightning's `_LRFinder.suggestion()`, torch-lr-finder
+    (`np.gradient(losses).argmin()`) and fastai's `steep`.
+
+    Examples:
+        >>> lrs = 10.0 ** np.arange(-5, 1)       # 1e-5 ... 1
+        >>> steepest(lrs, [3.0, 2.9, 2.0, 1.2, 1.1, 5.0])
+        (0.00025, 0.001)
     """
     lrs, losses = _arrays(learning_rates, losses)
     positive = lrs > 0  # A linear sweep may start at 0: no log there.
@@ -173,20 +186,22 @@ def steepest(learning_rates, losses):
 
 
 def accuracy(learning_rates, losses, accuracies):
-    """Smith 2017, section 3.3: base where accuracy starts to rise, max where
-    it stops rising.
+    """Base where the accuracy starts to rise, max where it stops rising.
 
-    "Note the learning rate value when the accuracy starts to increase and
-    when the accuracy slows, becomes ragged, or starts to fall." In closed
-    form, on the smoothed accuracy `a` over the trimmed sweep (cut where the
-    loss stops being finite): with `a0 = a[0]` and `peak = max(a)`,
-    `base_lr` is the first rate where `a >= a0 + 0.1 * (peak - a0)` and
-    `max_lr` the first where `a >= a0 + 0.9 * (peak - a0)`. NaN when there
-    is no accuracy, or it never rises.
+    On the smoothed accuracy `a` over the trimmed sweep (cut where the loss
+    stops being finite), with `a0 = a[0]` and `peak = max(a)`: `base_lr` is
+    the first rate where `a >= a0 + 0.1 * (peak - a0)` and `max_lr` the
+    first where `a >= a0 + 0.9 * (peak - a0)`. NaN when there is no
+    accuracy, or it never rises.
 
-    >>> lrs = 10.0 ** np.arange(-5, 1)       # 1e-5 ... 1
-    >>> accuracy(lrs, [1.0] * 6, [0.1, 0.1, 0.3, 0.8, 0.9, 0.2])
-    (0.001, 0.1)
+    Source: Smith 2017, section 3.3: "Note the learning rate value when the
+    accuracy starts to increase and when the accuracy slows, becomes ragged,
+    or starts to fall."
+
+    Examples:
+        >>> lrs = 10.0 ** np.arange(-5, 1)       # 1e-5 ... 1
+        >>> accuracy(lrs, [1.0] * 6, [0.1, 0.1, 0.3, 0.8, 0.9, 0.2])
+        (0.001, 0.1)
     """
     if accuracies is None:
         return _NAN_PAIR

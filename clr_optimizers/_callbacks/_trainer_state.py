@@ -1,8 +1,8 @@
-"""What `CyclicLR` and `lr_range_test` need to know of each Keras trainer.
+"""What `CyclicLR` needs to know of each Keras trainer.
 
-Both replace an optimizer's learning rate, for the length of a `fit`, with a
-function of the optimizer's `iterations` and of settings they own. How each
-backend's trainer runs the step decides how those settings reach it:
+`CyclicLR` replaces an optimizer's learning rate, for the length of a `fit`,
+with a function of the optimizer's `iterations` and of settings it owns. How
+each backend's trainer runs the step decides how those settings reach it:
 
 - TensorFlow traces the step into a graph that reads the settings'
   variables at every execution: assigning them takes effect at the next
@@ -19,6 +19,9 @@ backend's trainer runs the step decides how those settings reach it:
 
 import keras
 from keras import ops
+
+from clr_optimizers._keras_private import carried_optimizer_variables
+from clr_optimizers._keras_private import micro_batch_counter
 
 
 def constants_are_traced():
@@ -42,9 +45,15 @@ def retrace(model):
     Args:
         model: A compiled `keras.Model`, or None (nothing to do).
 
-    Example:
-
-    >>> retrace(model)
+    Examples:
+        >>> import keras
+        >>> from clr_optimizers._callbacks._trainer_state import retrace
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> _ = model.make_train_function()
+        >>> retrace(model)  # on JAX, a new train function; elsewhere, a no-op
+        >>> model.train_function is not None
+        True
     """
     if model is None or not constants_are_traced():
         return
@@ -68,20 +77,31 @@ def optimizer_iterations(model, optimizer):
     Returns:
         An int.
 
-    Example:
-
-    >>> optimizer_iterations(model, model.optimizer)
-    12
+    Examples:
+        >>> import keras
+        >>> import numpy as np
+        >>> from clr_optimizers._callbacks import _trainer_state
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> seen = []
+        >>> record = keras.callbacks.LambdaCallback(
+        ...     on_train_batch_end=lambda batch, logs: seen.append(
+        ...         _trainer_state.optimizer_iterations(model, model.optimizer)
+        ...     )
+        ... )
+        >>> x, y = np.random.rand(32, 4), np.random.rand(32, 1)
+        >>> _ = model.fit(x, y, batch_size=8, verbose=0, callbacks=[record])
+        >>> seen  # on JAX, read from the state that `fit` carries
+        [1, 2, 3, 4]
     """
-    state = getattr(model, "_jax_state", None) if model is not None else None
-    if state and not getattr(model, "_jax_state_synced", True):
-        carried = state.get("optimizer_variables")
-        if carried is not None:
-            # `iterations` is computed from `_iterations` (the micro-batch
-            # count, with gradient accumulation).
-            for variable, value in zip(model.optimizer.variables, carried):
-                if variable is optimizer._iterations:
-                    value = int(ops.convert_to_numpy(value))
-                    steps = optimizer.gradient_accumulation_steps
-                    return value // steps if steps else value
+    carried = None if model is None else carried_optimizer_variables(model)
+    if carried is not None:
+        # `iterations` is computed from the micro-batch count (with gradient
+        # accumulation).
+        counter = micro_batch_counter(optimizer)
+        for variable, value in zip(model.optimizer.variables, carried):
+            if variable is counter:
+                value = int(ops.convert_to_numpy(value))
+                steps = optimizer.gradient_accumulation_steps
+                return value // steps if steps else value
     return int(ops.convert_to_numpy(optimizer.iterations))

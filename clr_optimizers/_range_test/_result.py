@@ -1,0 +1,219 @@
+"""`LRRangeTestResult`: what the range test measured, and its suggestions."""
+
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+
+from clr_optimizers._plotting import plot_range_test
+from clr_optimizers._range_test import _rules
+
+
+class LRRangeTestResult:
+    """What `lr_range_test` measured, with the bounds it suggests.
+
+    Attributes:
+        learning_rates: float64 NumPy array, the rate of each step (as the
+            optimizer applied it, in its float dtype).
+        losses: float64 NumPy array, the smoothed training loss after each
+            step: a moving average `avg = beta * avg + (1 - beta) * loss`
+            started at 0 and bias-corrected, `avg / (1 - beta**k)` after `k`
+            steps, so the first values are not pulled towards 0.
+        raw_losses: float64 NumPy array, the loss of each step before
+            smoothing: the training loss of the next batch, computed with the
+            weights just updated at `learning_rates[i]`.
+        accuracies: float64 NumPy array, the smoothed accuracy (the same
+            average), or None when the model tracks no accuracy metric.
+        raw_accuracies: float64 NumPy array, the accuracy before smoothing,
+            or None.
+        accuracy_name: The name of the accuracy metric in the logs, or None.
+        min_loss_lr: The rate at which the smoothed loss is lowest.
+        suggestions: dict of each rule's `(base_lr, max_lr)` pair, for the
+            rules `"minimum"`, `"valley"`, `"steepest"` and `"accuracy"`
+            (see below); a pair of NaN where a rule finds nothing (the
+            `"accuracy"` rule without an accuracy metric).
+        suggested_max_lr: `max_lr` of the default rule, `DEFAULT_RULE`
+            (`"minimum"`).
+        suggested_base_lr: `base_lr` of the default rule.
+        validation: True when the losses and accuracies are those of the
+            fixed held-out batch given as `validation_data`.
+        diverged: True when the test stopped early because the smoothed loss
+            rose above `divergence_factor` times its lowest value, or was
+            not finite.
+        sweep: `"linear"` or `"exponential"`.
+
+    The rules (each a closed-form function in
+    `clr_optimizers._range_test._rules`; the curves are first cut at the
+    first non-finite loss, then the first tenth of the points and the last
+    five are skipped):
+
+    - `"minimum"` (fastai; the default): `max_lr` is a tenth of the rate
+      at the smoothed loss' minimum. The loss is lowest just before
+      training diverges, so the minimum itself overestimates the largest
+      stable rate.
+    - `"valley"` (fastai's default): the middle of the longest falling
+      stretch of the smoothed loss.
+    - `"steepest"` (Lightning, torch-lr-finder, fastai's `steep`): the
+      steepest fall of the smoothed loss against log rate.
+    - `"accuracy"` (Smith 2017, section 3.3): `base_lr` where the smoothed
+      accuracy has made a tenth of its rise, `max_lr` where it has made
+      nine tenths (where it stops rising).
+
+    The first three give one rate, `max_lr`, and `base_lr` is a quarter of
+    it (the paper: a third or a quarter). The default rule, `"minimum"`, is
+    the one that measured best in the accuracy benchmark's rule comparison
+    on 5 seeds (docs/benchmark.md, "The suggestion rules"). Look at
+    `plot()`, which marks every rule's rates, to judge them.
+
+    Examples:
+        >>> import numpy as np
+        >>> import clr_optimizers as co
+        >>> rates = np.geomspace(1e-4, 10.0, 21)  # 4 rates per factor 10
+        >>> losses = np.r_[np.linspace(2.0, 0.5, 16), 2.0 ** np.arange(5)]
+        >>> result = co.LRRangeTestResult(
+        ...     learning_rates=rates,
+        ...     losses=losses,
+        ...     raw_losses=losses,
+        ...     accuracies=None,
+        ...     raw_accuracies=None,
+        ...     accuracy_name=None,
+        ...     diverged=True,
+        ...     sweep="exponential",
+        ... )
+        >>> round(result.min_loss_lr, 4)  # the rate at the lowest loss
+        0.5623
+        >>> [round(lr, 4) for lr in result.suggest("minimum")]  # the default
+        [0.0141, 0.0562]
+    """
+
+    RULES = _rules.RULES
+    DEFAULT_RULE = _rules.DEFAULT_RULE
+
+    def __init__(
+        self,
+        learning_rates,
+        losses,
+        raw_losses,
+        accuracies,
+        raw_accuracies,
+        accuracy_name,
+        diverged,
+        sweep,
+        validation=False,
+    ):
+        self.learning_rates = np.asarray(learning_rates, dtype=np.float64)
+        self.losses = np.asarray(losses, dtype=np.float64)
+        self.raw_losses = np.asarray(raw_losses, dtype=np.float64)
+        self.accuracies = _optional_array(accuracies)
+        self.raw_accuracies = _optional_array(raw_accuracies)
+        self.accuracy_name = accuracy_name
+        self.diverged = bool(diverged)
+        self.sweep = sweep
+        finite = np.isfinite(self.losses)
+        if finite.any():
+            best = int(np.argmin(np.where(finite, self.losses, np.inf)))
+            self.min_loss_lr = float(self.learning_rates[best])
+        else:
+            best = None
+            self.min_loss_lr = float("nan")
+        self.validation = bool(validation)
+        self.suggestions = _rules.suggest_all(
+            self.learning_rates, self.losses, self.accuracies
+        )
+        self.suggested_base_lr, self.suggested_max_lr = self.suggestions[
+            _rules.DEFAULT_RULE
+        ]
+        self._best_index = best
+
+    def suggest(self, rule: str = DEFAULT_RULE) -> tuple[float, float]:
+        """The `(base_lr, max_lr)` pair of `rule`, one of `RULES`.
+
+        An unknown rule raises a ValueError that names the rules.
+        """
+        return self.suggestions[_rules.check_rule(rule)]
+
+    def __repr__(self):
+        return (
+            f"LRRangeTestResult(steps={len(self.learning_rates)}, "
+            f"min_loss_lr={self.min_loss_lr:.4g}, "
+            f"suggested_base_lr={self.suggested_base_lr:.4g}, "
+            f"suggested_max_lr={self.suggested_max_lr:.4g}, "
+            f"diverged={self.diverged})"
+        )
+
+    def plot(self, path: str | os.PathLike | None = None) -> Any:
+        """Draws the loss (and accuracy) against the learning rate.
+
+        The raw curves in grey, the smoothed ones over them, and a vertical
+        line at each rule's rates (dotted: `base_lr`, dashed: `max_lr`; the
+        default rule's thicker). The loss axis is clipped to the descent:
+        from the lowest raw loss to the highest loss up to the minimum.
+
+        Args:
+            path: None, or a file path to save the figure to (the format
+                follows the extension, e.g. `.png`, `.pdf`).
+
+        Returns:
+            The `matplotlib.figure.Figure`.
+
+        Raises:
+            ImportError: If matplotlib is not installed.
+
+        Examples:
+            >>> import os
+            >>> import tempfile
+            >>> import keras
+            >>> import numpy as np
+            >>> import clr_optimizers as co
+            >>> model = keras.Sequential(
+            ...     [keras.Input((4,)), keras.layers.Dense(1)]
+            ... )
+            >>> model.compile(optimizer="sgd", loss="mse")
+            >>> x = np.random.rand(64, 4)
+            >>> y = x @ np.array([[1.0], [-2.0], [3.0], [0.5]])
+            >>> result = co.lr_range_test(
+            ...     model, x, y, min_lr=1e-3, max_lr=10.0, steps=20,
+            ...     batch_size=64, sweep="exponential", verbose=0,
+            ... )
+            >>> path = os.path.join(tempfile.mkdtemp(), "range_test.png")
+            >>> figure = result.plot(path)
+            >>> os.path.exists(path)
+            True
+        """
+        return plot_range_test(self, path)
+
+
+def _optional_array(values):
+    if values is None:
+        return None
+    return np.asarray(values, dtype=np.float64)
+
+
+def warn_if_inconclusive(result):
+    """Warns, at `lr_range_test`'s caller, when the minimum is at an end.
+
+    A minimum at the first rate makes the suggestion unreliable, one at the
+    last rate of a test that did not diverge makes it a lower bound, and no
+    finite loss at all leaves nothing to suggest.
+    """
+    best = result._best_index
+    if best is None:
+        warnings.warn(
+            "The range test recorded no finite loss: lower `min_lr`.",
+            stacklevel=3,
+        )
+    elif best == 0:
+        warnings.warn(
+            "The smoothed loss was lowest at the first rate "
+            f"({result.learning_rates[0]:.4g}): the suggestion is unreliable."
+            " Rerun with a lower `min_lr` (or more `steps`).",
+            stacklevel=3,
+        )
+    elif not result.diverged and best == len(result.losses) - 1:
+        warnings.warn(
+            "The smoothed loss was still falling at the last rate "
+            f"({result.learning_rates[-1]:.4g}): the suggestion is a lower "
+            "bound. Rerun with a higher `max_lr`.",
+            stacklevel=3,
+        )
