@@ -21,6 +21,7 @@ instead of training with a wrong rate.
 """
 
 import inspect
+import warnings
 
 import keras
 
@@ -210,8 +211,6 @@ def check_keras(optimizer_classes, version=None):
             the package reads. The message names the installed Keras, the
             tested range and what is missing.
     """
-    import warnings
-
     version = keras.__version__ if version is None else version
     installed = keras_version(version)
     oldest = format_version(OLDEST_TESTED_KERAS)
