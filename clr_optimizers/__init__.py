@@ -9,6 +9,9 @@ from importlib import metadata as _metadata
 from clr_optimizers import _optimizers
 from clr_optimizers._callbacks._cyclic_lr import CyclicalLR
 from clr_optimizers._callbacks._cyclic_lr import CyclicLR
+from clr_optimizers._callbacks._fit_schedule import FitSchedule
+from clr_optimizers._callbacks._one_cycle import OneCycle
+from clr_optimizers._callbacks._snapshots import CycleSnapshots
 from clr_optimizers._compat import INTRODUCED_IN
 from clr_optimizers._compat import missing_optimizer_error
 from clr_optimizers._optimizer._factory import with_clr
@@ -26,6 +29,7 @@ from clr_optimizers._optimizers import Lamb
 from clr_optimizers._optimizers import Lion
 from clr_optimizers._optimizers import Nadam
 from clr_optimizers._optimizers import RMSprop
+from clr_optimizers._plotting import plot_history
 from clr_optimizers._plotting import plot_schedule
 from clr_optimizers._policy._cyclical import cyclical_learning_rate
 from clr_optimizers._policy._one_cycle import one_cycle_value
@@ -51,14 +55,18 @@ __all__ = [
     "CyclicalLearningRateMixin",
     "CyclicalLR",
     "CyclicLR",
+    "CycleSnapshots",
+    "FitSchedule",
     "Ftrl",
     "Lamb",
     "Lion",
     "LRRangeTestResult",
     "Nadam",
+    "OneCycle",
     "RMSprop",
     "cyclical_learning_rate",
     "lr_range_test",
+    "plot_history",
     "plot_schedule",
     "one_cycle_value",
     "reference_learning_rate",

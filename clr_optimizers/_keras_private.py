@@ -68,10 +68,13 @@ HOOKS = {
     ),
 }
 
+FUSED_UPDATE_HOOK = "_parallel_update_step"
+"""The fused PyTorch optimizers' update of every variable at once."""
+
 # Overridden only where the backend's class has it: the fused PyTorch
 # optimizers (multi-tensor `torch._foreach_*` updates).
 OPTIONAL_HOOKS = {
-    "_parallel_update_step": ("self", "grads", "variables", "learning_rate"),
+    FUSED_UPDATE_HOOK: ("self", "grads", "variables", "learning_rate"),
 }
 
 # Private attributes of an optimizer instance, and of a variable.

@@ -406,6 +406,14 @@ def test_refuses_two_callbacks_on_one_optimizer():
             ValueError,
             "Received: scale_mode='epochs'",
         ),
+        ({"warmup_steps": -1}, ValueError, "Received: warmup_steps=-1"),
+        ({"warmup_steps": 2.5}, ValueError, "Received: warmup_steps=2.5"),
+        ({"warmup_steps": "3"}, TypeError, "Received: warmup_steps='3'"),
+        (
+            {"warmup_start_lr": -0.1},
+            ValueError,
+            "Received: warmup_start_lr=-0.1",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, error, match):
@@ -433,3 +441,134 @@ def test_old_callback_interface():
         clr._reset(new_step_size=-1)
     with pytest.raises(ValueError, match="Received: clr_iterations=-3"):
         clr.clr_iterations = -3
+
+
+# The warm-up, and the record of every update.
+
+
+def warmup_reference(n, b, start, base, peak, step_size, mode, gamma):
+    """A linear rise over updates 0..b-1, then the cycle from position 0."""
+    if n < b:
+        return start + (base - start) * n / b
+    return seed_formula(n - b, base, peak, step_size, mode, gamma)
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, spe_param(4)])
+@pytest.mark.parametrize(
+    "warmup_steps, warmup_start_lr, mode, gamma",
+    [
+        (0, 0.0, "triangular", 1.0),
+        (1, 0.0, "triangular", 1.0),
+        (7, 0.0, "triangular", 1.0),
+        (7, 0.0004, "exp_range", 0.97),
+    ],
+)
+def test_warmup_rises_linearly_then_cycles(
+    warmup_steps, warmup_start_lr, mode, gamma, steps_per_execution
+):
+    b, start = warmup_steps, warmup_start_lr
+    model = probe_model(steps_per_execution=steps_per_execution)
+    clr = co.CyclicLR(
+        base_lr=0.001,
+        max_lr=0.006,
+        step_size=5,
+        mode=mode,
+        gamma=gamma,
+        warmup_steps=b,
+        warmup_start_lr=start,
+    )
+    applied = fit_probe(model, clr)
+    expected = [
+        warmup_reference(n, b, start, 0.001, 0.006, 5, mode, gamma)
+        for n in range(N)
+    ]
+    assert_rel(applied, expected)
+    if b:
+        # Update b - 1 is the last of the rise, b the cycle's bottom, b + 1
+        # its first step up (a fifth of the way, exp_range's amplitude
+        # scaled once by gamma).
+        scale = gamma if mode == "exp_range" else 1.0
+        assert_rel(
+            applied[[b - 1, b, b + 1]],
+            [
+                start + (0.001 - start) * (b - 1) / b,
+                0.001,
+                0.001 + 0.005 / 5 * scale,
+            ],
+        )
+    else:
+        # No warm-up: the plain cycle.
+        assert_rel(
+            applied,
+            [seed_formula(n, 0.001, 0.006, 5, mode, gamma) for n in range(N)],
+        )
+    assert_rel(clr.update_history["learning_rate"], expected)
+    assert (clr.warmup_steps, clr.warmup_start_lr) == (b, start)
+    # The warm-up is part of the count: _reset starts it again.
+    clr._reset()
+    assert clr.clr() == pytest.approx(start if b else 0.001)
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, spe_param(4)])
+def test_warmup_with_a_custom_scale_fn(steps_per_execution):
+    b = 5
+    model = probe_model(steps_per_execution=steps_per_execution)
+    clr = co.CyclicLR(
+        base_lr=0.001,
+        max_lr=0.006,
+        step_size=3,
+        scale_fn=seed_scale_fn,
+        warmup_steps=b,
+        warmup_start_lr=0.0002,
+    )
+    applied = fit_probe(model, clr)
+    expected = [
+        0.0002 + 0.0008 * n / b
+        if n < b
+        else old_callback_rate(n - b, 0.001, 0.006, 3, seed_scale_fn, "cycle")
+        for n in range(N)
+    ]
+    assert_rel(applied, expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, spe_param(3)])
+def test_update_history_and_logs(steps_per_execution):
+    size, epochs = 20, 2
+    model = probe_model(size=size, steps_per_execution=steps_per_execution)
+    clr = co.CyclicLR(base_lr=0.001, max_lr=0.006, step_size=3)
+    batch_logs = []
+    logger = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: batch_logs.append(dict(logs))
+    )
+    x, y = probe_data(size)
+    history = model.fit(
+        x,
+        y,
+        batch_size=1,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        callbacks=[clr, logger],
+    )
+    total = size * epochs
+    expected = np.array(
+        [seed_formula(n, 0.001, 0.006, 3) for n in range(total)]
+    )
+    applied = -model.get_weights()[0][:, 0].astype(np.float64)
+    assert_rel(applied, expected[:size] + expected[size:])
+    # Every update, also inside an execution of several.
+    assert clr.update_history["iterations"] == list(range(1, total + 1))
+    assert_rel(clr.update_history["learning_rate"], expected)
+    # The batch logs: each execution's last update; the epoch logs: the
+    # epoch's last.
+    k = steps_per_execution
+    last = [
+        e * size + min(b + k - 1, size - 1)
+        for e in range(epochs)
+        for b in range(0, size, k)
+    ]
+    assert_rel([logs["learning_rate"] for logs in batch_logs], expected[last])
+    assert_rel(history.history["learning_rate"], expected[[19, 39]])
+    # The legacy history is unchanged: no "learning_rate" in it.
+    assert list(clr.history) == ["lr", "iterations", "loss"]
+    assert_rel(clr.history["lr"], expected[last])

@@ -423,7 +423,7 @@ def test_one_cycle_key_errors():
                 "anneal": "cosine",
             }
         )
-    with pytest.raises(ValueError, match=r"at least one step"):
+    with pytest.raises(ValueError, match=r"at least one update"):
         co.SGD(
             clr={
                 "mode": "1cycle",

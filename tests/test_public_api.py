@@ -37,7 +37,16 @@ RELEASED_NAMES = (
 )
 
 
-@pytest.mark.parametrize("name", RELEASED_NAMES)
+# Added since 0.1.0.
+ADDED_NAMES = (
+    "CycleSnapshots",
+    "FitSchedule",
+    "OneCycle",
+    "plot_history",
+)
+
+
+@pytest.mark.parametrize("name", RELEASED_NAMES + ADDED_NAMES)
 def test_released_name_is_public(name):
     assert name in co.__all__
     assert getattr(co, name) is not None

@@ -579,3 +579,334 @@ def test_validation_accuracy_is_recorded():
         np.round(result.raw_accuracies * 40),
         atol=1e-4,
     )
+
+
+# Reproducibility: keras.utils.set_random_seed.
+
+
+def dropout_mlp():
+    """A small MLP with dropout, compiled with momentum SGD and accuracy."""
+    keras.utils.set_random_seed(123)
+    model = keras.Sequential(
+        [
+            keras.Input((15,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(momentum=0.9),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def shuffled_range_test(model, x, y, **kwargs):
+    """16 steps over 6 batches a pass: the data is reshuffled twice."""
+    return co.lr_range_test(
+        model,
+        x,
+        y,
+        min_lr=1e-3,
+        max_lr=3.0,
+        steps=16,
+        batch_size=16,
+        sweep="exponential",
+        divergence_factor=None,
+        verbose=0,
+        **kwargs,
+    )
+
+
+def test_set_random_seed_makes_the_range_test_reproducible():
+    x, y = seed_data(n=96)
+    model = dropout_mlp()
+    before = [np.array(v.numpy()) for v in model.variables]
+    keras.utils.set_random_seed(0)
+    first = shuffled_range_test(model, x, y)
+    # Restored: weights, dropout's seed state, optimizer.
+    for value, variable in zip(before, model.variables):
+        np.testing.assert_array_equal(value, variable.numpy())
+    assert int(ops.convert_to_numpy(model.optimizer.iterations)) == 0
+    keras.utils.set_random_seed(0)
+    second = shuffled_range_test(model, x, y)
+
+    assert len(first.losses) == len(second.losses) == 16
+    np.testing.assert_array_equal(first.learning_rates, second.learning_rates)
+    np.testing.assert_array_equal(first.raw_losses, second.raw_losses)
+    np.testing.assert_array_equal(first.losses, second.losses)
+    np.testing.assert_array_equal(first.raw_accuracies, second.raw_accuracies)
+    for rule in co.LRRangeTestResult.RULES:
+        np.testing.assert_array_equal(first.suggest(rule), second.suggest(rule))
+    assert (first.suggested_base_lr, first.suggested_max_lr) == (
+        second.suggested_base_lr,
+        second.suggested_max_lr,
+    )
+
+
+def test_another_random_seed_shuffles_in_another_order():
+    # No dropout: the order of the batches is the only randomness.
+    x, y = seed_data(n=96)
+    model = seed_model()
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+
+    def run(seed):
+        keras.utils.set_random_seed(seed)
+        return shuffled_range_test(model, x, y).raw_losses
+
+    zero, one, zero_again = run(0), run(1), run(0)
+    np.testing.assert_array_equal(zero, zero_again)
+    assert not np.array_equal(zero, one)
+    # The first forward pass (before any update) is not recorded: every
+    # recorded loss is that of a shuffled batch, so the orders differ from
+    # the unshuffled one too.
+    unshuffled = shuffled_range_test(model, x, y, shuffle=False).raw_losses
+    assert not np.array_equal(zero, unshuffled)
+    # An explicit seed still decides on its own.
+    keras.utils.set_random_seed(0)
+    seeded = shuffled_range_test(model, x, y, seed=7).raw_losses
+    keras.utils.set_random_seed(1)
+    np.testing.assert_array_equal(
+        seeded, shuffled_range_test(model, x, y, seed=7).raw_losses
+    )
+
+
+# Validation on a dataset: validation_steps.
+
+
+def replay_least_squares(x, y, kernel, bias, rates):
+    """Full-batch gradient descent on the mean squared error, in float64:
+    the (kernel, bias) after each update at `rates`."""
+    for rate in rates:
+        residual = x @ kernel + bias - y
+        kernel = kernel - rate * 2 * x.T @ residual / len(x)
+        bias = bias - rate * 2 * residual.mean(0)
+        yield kernel, bias
+
+
+@pytest.mark.parametrize("validation_steps", [2, 3])
+def test_validation_dataset_loss_is_the_mean_of_its_first_batches(
+    validation_steps,
+):
+    import tensorflow as tf
+
+    x, y, lam = least_squares(0, n=64)
+    x_val, y_val, _ = least_squares(1, n=40)
+    # Batches of 12, 12, 12 and 4 samples.
+    dataset = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(12)
+    first_batches = list(dataset.take(validation_steps).as_numpy_iterator())
+    keras.utils.set_random_seed(0)
+    model = linear_model()
+    kernel, bias = (w.astype(np.float64) for w in model.get_weights())
+    result = co.lr_range_test(
+        model,
+        x,
+        y,
+        min_lr=0.01 / lam,
+        max_lr=0.5 / lam,
+        steps=6,
+        batch_size=len(x),
+        shuffle=False,
+        beta=0.0,
+        verbose=0,
+        validation_data=dataset,
+        validation_steps=validation_steps,
+    )
+    assert result.validation
+    held_x = np.concatenate([b[0] for b in first_batches]).astype(np.float64)
+    held_y = np.concatenate([b[1] for b in first_batches]).astype(np.float64)
+    assert len(held_x) == 12 * validation_steps
+    expected = [
+        np.mean((held_x @ k + b - held_y) ** 2)
+        for k, b in replay_least_squares(
+            x, y, kernel, bias, result.learning_rates
+        )
+    ]
+    np.testing.assert_allclose(result.raw_losses, expected, rtol=1e-4)
+
+
+def test_validation_dataset_matches_model_evaluate():
+    # A one-shot generator of batches of 20, 20 and 10 samples, all taken
+    # (validation_steps=None). Each recorded loss and accuracy is what
+    # model.evaluate gives on those batches after the same SGD updates,
+    # replayed on the restored model.
+    x, y = seed_data(n=64)
+    x_val, y_val = seed_data(n=50, seed=1)
+
+    def held_out():
+        for start, stop in [(0, 20), (20, 40), (40, 50)]:
+            yield x_val[start:stop], y_val[start:stop]
+
+    model = seed_model()
+    model.compile(
+        optimizer=keras.optimizers.SGD(),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    weights = model.get_weights()
+    result = co.lr_range_test(
+        model,
+        x,
+        y,
+        min_lr=0.05,
+        max_lr=0.5,
+        steps=4,
+        batch_size=len(x),
+        shuffle=False,
+        beta=0.0,
+        divergence_factor=None,
+        verbose=0,
+        validation_data=held_out(),
+    )
+    for a, b in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for i, rate in enumerate(result.learning_rates):
+        model.optimizer.learning_rate = float(rate)
+        model.train_on_batch(x, y)
+        reference = model.evaluate(
+            held_out(), steps=3, verbose=0, return_dict=True
+        )
+        assert_rel(result.raw_losses[i], reference["loss"], rtol=1e-5)
+        assert_rel(result.raw_accuracies[i], reference["accuracy"], rtol=1e-6)
+
+
+def test_validation_steps_errors():
+    import tensorflow as tf
+
+    x, y, _ = least_squares(0, n=16)
+    model = linear_model()
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+
+    def call(validation_data, validation_steps):
+        return co.lr_range_test(
+            model,
+            x,
+            y,
+            min_lr=1e-3,
+            max_lr=0.01,
+            steps=3,
+            batch_size=4,
+            verbose=0,
+            validation_data=validation_data,
+            validation_steps=validation_steps,
+        )
+
+    with pytest.raises(
+        ValueError,
+        match=r"`validation_steps` applies only when `validation_data` is a "
+        r"dataset .*Received: validation_steps=2 with validation_data None",
+    ):
+        call(None, 2)
+    with pytest.raises(
+        ValueError,
+        match=r"otherwise it must be None\. Received: validation_steps=2 "
+        r"with validation_data a single batch \(a tuple\)",
+    ):
+        call((x, y), 2)
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(
+            ValueError,
+            match=r"`validation_steps` must be None or an integer >= 1 .*"
+            rf"Received: validation_steps={bad!r}",
+        ):
+            call(dataset, bad)
+    with pytest.raises(
+        ValueError,
+        match=r"`validation_data` holds 4 batches: `validation_steps` must "
+        r"be at most as many\. Received: validation_steps=5",
+    ):
+        call(dataset, 5)
+    with pytest.raises(ValueError, match="must hold at least one"):
+        call(iter([]), None)
+    with pytest.raises(
+        ValueError, match=r"`validation_steps` must be given for an endless"
+    ):
+        call(dataset.repeat(), None)
+    for bad in ({"x": x}, "data", (x, y, None, None)):
+        with pytest.raises(
+            ValueError,
+            match=r"`validation_data` must be None, a batch .* or a dataset",
+        ):
+            call(bad, None)
+    # An endless dataset with validation_steps runs.
+    result = call(dataset.repeat(), 2)
+    assert result.validation and len(result.losses) == 3
+
+
+# Gradient accumulation: one step is one applied update.
+
+
+class CountingBatches:
+    """An endless iterable of the same batch, counting the batches drawn."""
+
+    def __init__(self, x, y):
+        self.batch, self.drawn = (x, y), 0
+
+    def __iter__(self):
+        while True:
+            self.drawn += 1
+            yield self.batch
+
+
+@pytest.mark.parametrize("accumulated_before", [0, 1])
+def test_each_step_is_one_update_under_gradient_accumulation(
+    accumulated_before,
+):
+    # Loss w, gradient 1 on every batch: each applied update (the mean of 3
+    # accumulated gradients) lowers w by exactly its rate, so the loss after
+    # step i is -(rate_0 + ... + rate_i), with the sweep's rates.
+    model = unit_gradient_model(
+        keras.optimizers.SGD(learning_rate=0.5, gradient_accumulation_steps=3)
+    )
+    x, y = np.ones((8, 1), "float32"), np.zeros((8, 1), "float32")
+    for _ in range(accumulated_before):
+        # Accumulates a gradient without applying it: w stays 0.
+        model.train_on_batch(x, y)
+    assert model.get_weights()[0][0, 0] == 0.0
+    state = [np.array(v.numpy()) for v in model.optimizer.variables]
+    batches = CountingBatches(x, y)
+    result = co.lr_range_test(
+        model,
+        batches,
+        min_lr=0.01,
+        max_lr=0.1,
+        steps=10,
+        beta=0.0,
+        verbose=0,
+    )
+    np.testing.assert_array_equal(
+        result.learning_rates, np.float32(np.linspace(0.01, 0.1, 10))
+    )
+    assert_rel(result.raw_losses, -np.cumsum(result.learning_rates), rtol=1e-6)
+    # 11 updates of 3 batches (the last one measures the last loss); the
+    # first completes the accumulation in progress.
+    assert batches.drawn == 11 * 3 - accumulated_before
+    assert model.get_weights()[0][0, 0] == 0.0
+    for value, variable in zip(state, model.optimizer.variables):
+        np.testing.assert_array_equal(value, variable.numpy())
+
+
+def test_accumulated_step_loss_is_the_mean_over_its_batches():
+    # The loss after an update is the sample-weighted mean over the next
+    # update's 2 batches, which all see the same weights: with the loss
+    # mean(y_true), batches of 3 samples with targets 1 and of 1 sample
+    # with target 5 give (3 * 1 + 1 * 5) / 4 = 2.
+    model = constant_loss_model(
+        keras.optimizers.SGD(gradient_accumulation_steps=2)
+    )
+    pair = [
+        (np.zeros((3, 1), "float32"), np.ones((3, 1), "float32")),
+        (np.zeros((1, 1), "float32"), np.full((1, 1), 5.0, "float32")),
+    ]
+    result = co.lr_range_test(
+        model,
+        iter(pair * 10),
+        min_lr=0.0,
+        max_lr=0.1,
+        steps=4,
+        beta=0.0,
+        verbose=0,
+    )
+    np.testing.assert_allclose(result.raw_losses, [2.0] * 4, rtol=1e-6)

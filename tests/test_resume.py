@@ -24,6 +24,7 @@ from helpers import script_env
 from helpers import seed_data
 from helpers import seed_formula
 from helpers import seed_model
+from test_policy import pytorch_one_cycle
 
 import clr_optimizers as co
 
@@ -37,7 +38,7 @@ LAST_BACKED_UP_BATCH = 3  # the last backup before the kill
 TIMEOUT_S = 180
 
 
-def start(tmp_path, name, save_freq, kill_at=None):
+def start(tmp_path, name, save_freq, kill_at=None, policy=None):
     args = [
         sys.executable,
         os.path.join(SCRIPTS_DIR, "resume_train.py"),
@@ -48,8 +49,9 @@ def start(tmp_path, name, save_freq, kill_at=None):
     if kill_at:
         args += [str(kill_at[0]), str(kill_at[1])]
     log = open(tmp_path / f"{name}.log", "w")
+    env = script_env({"RESUME_POLICY": policy} if policy else None)
     process = subprocess.Popen(
-        args, env=script_env(), stdout=log, stderr=subprocess.STDOUT
+        args, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     return process, log
 
@@ -122,6 +124,39 @@ def runs(tmp_path_factory):
     results["replay"] = finish(tmp_path, "replay", replay)
     results["backup_left"] = (tmp_path / "epoch_backup").exists()
     return results
+
+
+@pytest.fixture(scope="module")
+def one_cycle_runs(tmp_path_factory):
+    """1cycle with total_steps="auto": uninterrupted, and killed mid-epoch
+    and restarted from the epoch-level backup."""
+    tmp_path = tmp_path_factory.mktemp("resume_one_cycle")
+    policy = "auto_one_cycle"
+    uninterrupted = start(tmp_path, "uninterrupted", "epoch", policy=policy)
+    killed = start(tmp_path, "epoch", "epoch", KILL_AT, policy=policy)
+    kill_when_ready(tmp_path, "epoch", killed)
+    restarted = start(tmp_path, "epoch", "epoch", policy=policy)
+    return {
+        "uninterrupted": finish(tmp_path, "uninterrupted", uninterrupted),
+        "epoch": finish(tmp_path, "epoch", restarted),
+    }
+
+
+def test_auto_one_cycle_killed_and_restarted_keeps_its_plan(one_cycle_runs):
+    uninterrupted = one_cycle_runs["uninterrupted"]
+    restarted = one_cycle_runs["epoch"]
+    # 4 epochs of 8 batches: the plan, in both processes.
+    assert uninterrupted["total_steps"] == restarted["total_steps"] == TOTAL
+    expected = [
+        pytorch_one_cycle(n, PEAK, TOTAL, PEAK / BASE) for n in range(TOTAL)
+    ]
+    assert_rel(uninterrupted["rates"], expected)
+    # The last update applied 1cycle's final rate, initial / 1e4.
+    assert_rel(uninterrupted["rates"][-1], BASE / 1e4)
+    resumed_from = KILL_AT[0] * STEPS_PER_EPOCH
+    assert_rel(restarted["rates"], expected[resumed_from:])
+    assert restarted["iterations"] == restarted["clr_iterations"] == TOTAL
+    assert_same_weights(restarted["weights"], uninterrupted["weights"])
 
 
 def assert_same_weights(actual, expected):

@@ -1,10 +1,12 @@
 """The range test's suggestion rules, on hand-built curves."""
 
 import math
+import re
 
 import numpy as np
 import pytest
 
+import clr_optimizers as co
 from clr_optimizers._range_test import _rules
 from clr_optimizers._range_test._rules import RULES
 from clr_optimizers._range_test._rules import accuracy
@@ -128,3 +130,184 @@ def test_docstring_examples():
 
     failures, _ = doctest.testmod(_rules, optionflags=doctest.ELLIPSIS)
     assert failures == 0
+
+
+# A user's own rule: result.suggest(fn) and result.plot(rule=fn).
+
+# 24 rates, 1e-5 ... 1e-5 * 10**(23/4); trim(24) keeps indices 2 ... 18 (a
+# tenth, 2, skipped at the start and 5 at the end).
+RATES = 1e-5 * 10.0 ** (np.arange(24) / 4)
+LOSSES = np.r_[np.linspace(5.0, 1.0, 20), [1.5, 3.0, 6.0, 9.0]]
+ACCURACIES = np.r_[np.linspace(0.1, 0.9, 20), [0.8, 0.5, 0.3, 0.1]]
+WINDOW = slice(2, 19)
+
+
+def hand_result(accuracies=ACCURACIES):
+    return co.LRRangeTestResult(
+        learning_rates=RATES,
+        losses=LOSSES,
+        raw_losses=LOSSES,
+        accuracies=accuracies,
+        raw_accuracies=accuracies,
+        accuracy_name=None if accuracies is None else "accuracy",
+        diverged=True,
+        sweep="exponential",
+    )
+
+
+def test_a_function_of_two_curves_sees_the_trimmed_curves():
+    seen = []
+
+    def first_and_lowest(learning_rates, losses):
+        seen.append((learning_rates, losses))
+        losses[:] = 0.0  # a copy: the result's curves are untouched
+        return learning_rates[0], learning_rates[-1]
+
+    result = hand_result()
+    pair = result.suggest(first_and_lowest)
+    assert pair == (RATES[2], RATES[18])
+    assert all(type(value) is float for value in pair)
+    ((learning_rates, losses),) = seen
+    np.testing.assert_array_equal(learning_rates, RATES[WINDOW])
+    assert learning_rates.dtype == np.float64
+    np.testing.assert_array_equal(result.losses, LOSSES)
+    # The same function through the module-level function.
+    assert _rules.suggest(first_and_lowest, RATES, LOSSES) == pair
+
+
+def test_a_function_of_three_curves_gets_the_accuracies():
+    seen = []
+
+    def with_accuracy(learning_rates, losses, accuracies):
+        seen.append(accuracies)
+        top = learning_rates[np.argmax(accuracies)]
+        return top / 4, top
+
+    # The accuracy peaks (0.9) at index 19, outside the window: the highest
+    # in it is at index 18.
+    assert hand_result().suggest(with_accuracy) == (RATES[18] / 4, RATES[18])
+    np.testing.assert_array_equal(seen[-1], ACCURACIES[WINDOW])
+
+    # A NaN accuracy cuts the curves, as for the built-in `accuracy` rule:
+    # trim(24, finite=15) keeps indices 2 ... 9.
+    accuracies = ACCURACIES.copy()
+    accuracies[15] = np.nan
+    assert hand_result(accuracies).suggest(with_accuracy)[1] == RATES[9]
+    np.testing.assert_array_equal(seen[-1], accuracies[2:10])
+
+    # Without an accuracy metric it gets None.
+    def lowest(learning_rates, losses, accuracies=None):
+        seen.append(accuracies)
+        return learning_rates[0], learning_rates[np.argmin(losses)]
+
+    assert hand_result(None).suggest(lowest) == (RATES[2], RATES[18])
+    assert seen[-1] is None
+
+
+def test_a_numpy_pair_and_equal_bounds_are_taken():
+    result = hand_result()
+    pair = result.suggest(lambda lrs, losses: np.array([lrs[3], lrs[3]]))
+    assert pair == (RATES[5], RATES[5])
+
+
+def bad_rule_returning(value):
+    def bad_rule(learning_rates, losses):
+        return value
+
+    return bad_rule
+
+
+@pytest.mark.parametrize(
+    "value, error",
+    [
+        (0.1, TypeError),
+        ((0.1,), TypeError),
+        ((0.1, 0.2, 0.3), TypeError),
+        ("ab", TypeError),
+        (None, TypeError),
+        ((0.1, "0.2"), TypeError),
+        ((True, 0.2), TypeError),
+        ((0.0, 0.1), ValueError),
+        ((-0.1, 0.1), ValueError),
+        ((0.1, math.inf), ValueError),
+        ((math.nan, 0.1), ValueError),
+        ((0.2, 0.1), ValueError),
+    ],
+)
+def test_a_malformed_return_value_is_an_error(value, error):
+    rule = bad_rule_returning(value)
+    message = (
+        r"`rule` \(the function bad_rule_returning\.<locals>\.bad_rule\) "
+        r"must return a pair `\(base_lr, max_lr\)` of finite real numbers "
+        r"> 0 with base_lr <= max_lr\. Received: "
+        r"bad_rule_returning\.<locals>\.bad_rule\(\.\.\.\) returned "
+    )
+    with pytest.raises(error, match=message + re.escape(repr(value))):
+        hand_result().suggest(rule)
+
+
+def test_a_function_of_the_wrong_arity_and_unknown_rules():
+    result = hand_result()
+    with pytest.raises(
+        TypeError,
+        match=r"`rule` must be a function `fn\(learning_rates, losses\)` or "
+        r"`fn\(learning_rates, losses, accuracies\)`\. Received: rule=.*"
+        r"<lambda> with the signature \(lrs\)",
+    ):
+        result.suggest(lambda lrs: (1e-3, 1e-2))
+    with pytest.raises(TypeError, match=r"signature \(a, b, c, d\)"):
+        result.suggest(lambda a, b, c, d: (1e-3, 1e-2))
+    for rule in ("fast", 3, None):
+        with pytest.raises(
+            ValueError,
+            match=r"or one of 'minimum', 'valley', 'steepest', 'accuracy'\. "
+            + re.escape(f"Received: rule={rule!r}"),
+        ):
+            result.suggest(rule)
+
+
+def marked_lines(figure):
+    """{legend label: x of the vertical line} of the loss axis."""
+    ax = figure.axes[0]
+    return {
+        line.get_label(): line.get_xdata()[0]
+        for line in ax.get_lines()
+        if len(set(line.get_xdata())) == 1
+    }
+
+
+def test_plot_marks_a_custom_rule(tmp_path):
+    def lowest_over_3(learning_rates, losses):
+        top = learning_rates[np.argmin(losses)] / 3
+        return top / 4, top
+
+    # The lowest loss in the window is at index 18.
+    top = RATES[18] / 3
+    result = hand_result()
+    path = tmp_path / "custom.png"
+    figure = result.plot(path, rule=lowest_over_3)
+    assert path.stat().st_size > 0
+    lines = marked_lines(figure)
+    assert lines == {
+        f"lowest_over_3() base = {top / 4:.3g}": pytest.approx(top / 4),
+        f"lowest_over_3() max = {top:.3g}": pytest.approx(top),
+    }
+    # Both rows (loss and accuracy) are marked.
+    assert len(figure.axes) == 2
+    labels = figure.axes[1].get_legend_handles_labels()[1]
+    assert f"lowest_over_3() max = {top:.3g}" in labels
+
+
+def test_plot_marks_one_named_rule_or_every_rule():
+    result = hand_result()
+    # `minimum`: a tenth of the rate at the lowest loss (index 18).
+    top = RATES[18] / 10
+    assert marked_lines(result.plot(rule="minimum")) == {
+        f"minimum (default) base = {top / 4:.3g}": pytest.approx(top / 4),
+        f"minimum (default) max = {top:.3g}": pytest.approx(top),
+    }
+    labels = set(marked_lines(result.plot()))
+    for rule in RULES:
+        assert any(label.startswith(f"{rule}") for label in labels)
+    with pytest.raises(ValueError, match="Received: rule='fast'"):
+        result.plot(rule="fast")

@@ -1,12 +1,14 @@
-"""Attaching `CyclicLR` to the optimizer of the model it trains.
+"""Attaching `CyclicLR` or `OneCycle` to the optimizer of the model it trains.
 
 While `fit` runs, the callback's rate replaces the optimizer's own
-(`override_learning_rate`), and the callback counts the updates applied
-since it started as the optimizer's `iterations` less an offset, a Keras
-variable the training step reads. Between fits the count is kept on the
-host, so the cycle goes on where it stopped. While attached, every change of
-the count or the settings is carried to the optimizer's `learning_rate`
-variable, to the scale table and, on JAX, to the compiled step.
+(`override_learning_rate`), and the callback counts the updates as the
+optimizer's `iterations` less an offset, a Keras variable the training step
+reads: `CyclicLR` counts the updates applied since it started, and between
+fits keeps the count on the host, so the cycle goes on where it stopped;
+`OneCycle` counts the optimizer's `iterations` themselves (offset 0). While
+attached, every change of the count or the settings is carried to the
+optimizer's `learning_rate` variable, to the scale table and, on JAX, to
+the compiled step.
 """
 
 import keras
@@ -81,8 +83,13 @@ class OptimizerAttachment:
     compiled step.
 
     Args:
-        rates: The callback's `CycleRates`.
-        table: The callback's `ScaleTable`, or None.
+        rates: The callback's rates: `CycleRates` or `OneCycleRates`, with
+            `graph_rate(count)`, `host_rate(count)` and `settings()` (the
+            values the training step reads, which JAX compiles in).
+        table: The callback's `ScaleTable` (only with `CycleRates`), or None.
+        from_iterations: Whether the count is the optimizer's `iterations`
+            itself (offset 0, as `OneCycle` counts) rather than the updates
+            applied since the callback started. Defaults to False.
 
     Attributes:
         optimizer: The driven optimizer, or None when detached.
@@ -110,10 +117,11 @@ class OptimizerAttachment:
         0.006
     """
 
-    def __init__(self, rates, table):
+    def __init__(self, rates, table, from_iterations=False):
         self.offset = keras.Variable(
             0, name="clr_offset", dtype="int64", trainable=False
         )
+        self.from_iterations = from_iterations
         self.saved_count = 0
         self.optimizer = None
         self.model = None
@@ -147,7 +155,7 @@ class OptimizerAttachment:
     def _offset_value(self):
         return int(ops.convert_to_numpy(self.offset))
 
-    def _graph_count(self):
+    def graph_count(self):
         """The number of the update in progress (or the next), a tensor."""
         iterations = self.optimizer.iterations
         return ops.maximum(
@@ -184,15 +192,13 @@ class OptimizerAttachment:
     def _fill_table(self):
         """Puts scale_fn's values for the next execution in the table."""
         if self._table is not None and self.optimizer is not None:
-            self._table.fill(self.count(), self._rates.step_size)
+            position = self._rates.position(self.count())
+            self._table.fill(position, self._rates.step_size)
 
     def _settings(self):
         """The values the training step reads from the callback's variables."""
-        rates = self._rates
         return (
-            rates.base_lr,
-            rates.max_lr,
-            rates.step_size,
+            *self._rates.settings(),
             self._offset_value(),
             None if self._table is None else self._table.key,
         )
@@ -231,14 +237,15 @@ class OptimizerAttachment:
         self.detach()
 
         def rate():
-            return self._rates.graph_rate(self._graph_count())
+            return self._rates.graph_rate(self.graph_count())
 
         self._restore = override_learning_rate(optimizer, rate, owner)
         self.optimizer = optimizer
         self.model = model
         try:
+            iterations = optimizer_iterations(model, optimizer)
             self.offset.assign(
-                optimizer_iterations(model, optimizer) - self.saved_count
+                0 if self.from_iterations else iterations - self.saved_count
             )
             if self._table is not None:
                 self._table.resize(*_table_size(model, params, name))

@@ -2,8 +2,10 @@
 
 The cycle's settings live in Keras variables, which the training step reads
 at every update; the rate of an update is computed from them with
-`cyclical_learning_rate`, as a tensor in the step or as a Python float on
-the host (for `history`, `clr()` and the optimizer's `learning_rate`).
+`cyclical_learning_rate` (after an optional linear warm-up,
+`linear_warmup`), as a tensor in the step or as a Python float on the host
+(for `history`, `update_history`, `clr()` and the optimizer's
+`learning_rate`).
 """
 
 import keras
@@ -11,6 +13,7 @@ from keras import ops
 
 from clr_optimizers._policy._cyclical import cyclical_learning_rate
 from clr_optimizers._policy._ops import compute_dtype
+from clr_optimizers._policy._warmup import linear_warmup
 
 
 class CycleRates:
@@ -25,14 +28,35 @@ class CycleRates:
         gamma: The `"exp_range"` amplitude factor per update.
         table: None, or the `ScaleTable` of a custom `scale_fn`, whose value
             scales the amplitude of each update.
+        warmup_steps: The updates of the linear warm-up before the cycle, a
+            checked int >= 0. Defaults to 0 (none).
+        warmup_start_lr: The first warm-up update's rate, a checked float.
+            Defaults to `0.0`.
+
+    Update `n` applies, for `n < warmup_steps`, the warm-up's rate
+    (`linear_warmup`), rising from `warmup_start_lr` to `base_lr`, and
+    after it the cycle's rate at the position `n - warmup_steps`.
 
     Examples:
         >>> rates = CycleRates(0.001, 0.006, 4, "triangular", 1.0, None)
         >>> round(rates.host_rate(2), 6)
         0.0035
+        >>> warm = CycleRates(0.001, 0.006, 4, "triangular", 1.0, None, 2)
+        >>> [round(warm.host_rate(n), 6) for n in range(4)]
+        [0.0, 0.0005, 0.001, 0.00225]
     """
 
-    def __init__(self, base_lr, max_lr, step_size, mode, gamma, table):
+    def __init__(
+        self,
+        base_lr,
+        max_lr,
+        step_size,
+        mode,
+        gamma,
+        table,
+        warmup_steps=0,
+        warmup_start_lr=0.0,
+    ):
         float_dtype = compute_dtype()
         self._base_lr = _variable(base_lr, "base_lr", float_dtype)
         self._max_lr = _variable(max_lr, "max_lr", float_dtype)
@@ -40,6 +64,8 @@ class CycleRates:
         self._mode = mode
         self._gamma = gamma
         self._table = table
+        self.warmup_steps = warmup_steps
+        self.warmup_start_lr = warmup_start_lr
 
     @property
     def base_lr(self):
@@ -55,6 +81,20 @@ class CycleRates:
     def step_size(self):
         """Half a cycle, in updates, a Python int."""
         return int(ops.convert_to_numpy(self._step_size))
+
+    def settings(self):
+        """The settings the training step reads, as Python numbers."""
+        return (
+            self.base_lr,
+            self.max_lr,
+            self.step_size,
+            self.warmup_steps,
+            self.warmup_start_lr,
+        )
+
+    def position(self, count):
+        """The position in the cycle of update number `count` (an int)."""
+        return max(count - self.warmup_steps, 0)
 
     def assign(self, base_lr=None, max_lr=None, step_size=None):
         """Sets the given (checked) settings; None keeps one."""
@@ -92,19 +132,33 @@ class CycleRates:
 
     def graph_rate(self, count):
         """The rate of update number `count` (a tensor), in the graph."""
+        position = count
+        if self.warmup_steps:
+            position = ops.maximum(count - self.warmup_steps, 0)
         scale = None
         if self._table is not None:
-            scale = self._table.lookup(count, self._step_size)
-        return self.rate(count, scale)
+            scale = self._table.lookup(position, self._step_size)
+        return self._warmed_up(count, self.rate(position, scale))
 
     def host_rate(self, count):
         """The rate of update number `count` (an int), a Python float."""
+        position = self.position(count)
         scale = None
         if self._table is not None:
-            argument = self._table.argument(count, self.step_size)
+            argument = self._table.argument(position, self.step_size)
             scale = self._table.value(argument)
+        rate = self.rate(ops.convert_to_tensor(position, dtype="int64"), scale)
         count = ops.convert_to_tensor(count, dtype="int64")
-        return float(ops.convert_to_numpy(self.rate(count, scale)))
+        return float(ops.convert_to_numpy(self._warmed_up(count, rate)))
+
+    def _warmed_up(self, count, rate):
+        """`rate`, or during the warm-up the warm-up's rate."""
+        if not self.warmup_steps:
+            return rate
+        warming_up, warmup_rate = linear_warmup(
+            None, count, self._base_lr, self.warmup_steps, self.warmup_start_lr
+        )
+        return ops.where(warming_up, ops.cast(warmup_rate, rate.dtype), rate)
 
 
 def _variable(value, name, dtype):

@@ -2,8 +2,10 @@
 
 The callback holds the cycle's settings (`CycleRates`, with a `ScaleTable`
 for a custom `scale_fn`), drives the model's optimizer while `fit` runs
-(`OptimizerAttachment`), and after every batch records `history` and sets
-the optimizer's `learning_rate` variable to the rate of the next update.
+(`OptimizerAttachment`), and after every batch records `history` and
+`update_history`, puts the latest update's rate in `fit`'s logs
+(`UpdateLog`), and sets the optimizer's `learning_rate` variable to the rate
+of the next update.
 """
 
 from collections.abc import Callable
@@ -15,6 +17,8 @@ from clr_optimizers._callbacks._attachment import OptimizerAttachment
 from clr_optimizers._callbacks._cycle_rates import CycleRates
 from clr_optimizers._callbacks._scale_table import SCALE_MODES
 from clr_optimizers._callbacks._scale_table import ScaleTable
+from clr_optimizers._callbacks._trainer_state import optimizer_iterations
+from clr_optimizers._callbacks._update_log import UpdateLog
 from clr_optimizers._compat import last_batch_of_execution
 from clr_optimizers._validation import check_choice
 from clr_optimizers._validation import check_gamma
@@ -22,6 +26,7 @@ from clr_optimizers._validation import check_host_function
 from clr_optimizers._validation import check_mode
 from clr_optimizers._validation import check_rate
 from clr_optimizers._validation import check_step_size
+from clr_optimizers._validation import check_whole_count
 from clr_optimizers._validation import check_whole_number
 
 
@@ -37,6 +42,13 @@ class CyclicLR(keras.callbacks.Callback):
     a custom `scale_fn` the triangle scaled by `scale_fn(cycle)`
     (`scale_mode="cycle"`) or `scale_fn(clr_iterations)`
     (`scale_mode="iterations"`).
+
+    With `warmup_steps=b > 0`, a linear warm-up comes first: update `n < b`
+    applies `warmup_start_lr + (base_lr - warmup_start_lr) * n / b`, and
+    update `n >= b` the cycle's rate at `clr_iterations = n - b` (update `b`
+    applies `base_lr`), as Goyal et al., "Accurate, Large Minibatch SGD"
+    (https://arxiv.org/abs/1706.02677). The warm-up is part of the count:
+    `_reset()` starts it again.
 
     The rate is computed inside the training step, before every update,
     from variables the callback owns, so it is exact with any
@@ -59,6 +71,13 @@ class CyclicLR(keras.callbacks.Callback):
     host with NumPy float64 arguments, before each execution, for the cycles
     or iterations that execution can reach; the training step reads the
     values from a table, so no update ever uses a stale value.
+
+    After every batch, the rate of the latest update applied goes into
+    `fit`'s batch and epoch logs as `"learning_rate"`, where `History`,
+    `CSVLogger` and `TensorBoard` (per update with `update_freq=1`) find it:
+    list `CyclicLR` before those callbacks. `update_history` holds every
+    applied update's rate, also with `steps_per_execution > 1`, evaluated
+    on the host at no cost in the training step.
 
     Runs on the TensorFlow, JAX and PyTorch backends. JAX compiles the
     training step with the callback's variables as constants, so there the
@@ -84,6 +103,10 @@ class CyclicLR(keras.callbacks.Callback):
         scale_mode: `"cycle"` (`scale_fn` gets the cycle number, from 1) or
             `"iterations"` (`scale_fn` gets `clr_iterations`, from 0). Used
             only with `scale_fn`. Defaults to `"cycle"`.
+        warmup_steps: The updates of a linear warm-up before the cycle; a
+            whole number >= 0. Defaults to `0` (no warm-up).
+        warmup_start_lr: The rate of the warm-up's first update; a finite
+            number >= 0. Defaults to `0.0`.
 
     Attributes:
         history: Dict of lists, one entry per call of `on_train_batch_end`:
@@ -93,6 +116,9 @@ class CyclicLR(keras.callbacks.Callback):
             `"loss"`). With `steps_per_execution=N`, Keras calls batch
             callbacks once per execution of up to N batches, so there is one
             entry per execution.
+        update_history: Dict of lists, one entry per applied update, also
+            inside an execution of several: `"iterations"` (the optimizer's
+            `iterations` after the update, from 1) and `"learning_rate"`.
         clr_iterations: Updates applied in the current cycle (an int;
             assignable).
         trn_iterations: Batches trained with this callback (an int).
@@ -126,11 +152,15 @@ class CyclicLR(keras.callbacks.Callback):
         gamma: float = 1.0,
         scale_fn: Callable[[Any], Any] | None = None,
         scale_mode: str = "cycle",
+        warmup_steps: float = 0,
+        warmup_start_lr: float = 0.0,
     ) -> None:
         super().__init__()
         base_lr = check_rate(base_lr, "base_lr")
         max_lr = check_rate(max_lr, "max_lr")
         step_size = check_step_size(step_size, "step_size")
+        warmup_steps = check_whole_count(warmup_steps, "warmup_steps")
+        warmup_start_lr = check_rate(warmup_start_lr, "warmup_start_lr")
         if scale_fn is None:
             mode = check_mode(mode)
             gamma = check_gamma(gamma, mode, "gamma")
@@ -146,12 +176,23 @@ class CyclicLR(keras.callbacks.Callback):
         self._scale_fn = scale_fn
         self._scale_mode = scale_mode
         self._rates = CycleRates(
-            base_lr, max_lr, step_size, mode, gamma, self._table
+            base_lr,
+            max_lr,
+            step_size,
+            mode,
+            gamma,
+            self._table,
+            warmup_steps,
+            warmup_start_lr,
         )
         self._link = OptimizerAttachment(self._rates, self._table)
         self._batch_begin = 0
+        self._counts_before = (0, 0)
         self.trn_iterations = 0
         self.history: dict[str, list[Any]] = {}
+        self.update_history: dict[str, list[Any]] = {}
+        self._log = UpdateLog()
+        self._log.history = self.update_history
 
     # Settings.
 
@@ -206,6 +247,16 @@ class CyclicLR(keras.callbacks.Callback):
         return self._scale_mode
 
     @property
+    def warmup_steps(self) -> int:
+        """The updates of the linear warm-up before the cycle."""
+        return self._rates.warmup_steps
+
+    @property
+    def warmup_start_lr(self) -> float:
+        """The rate of the warm-up's first update."""
+        return self._rates.warmup_start_lr
+
+    @property
     def clr_iterations(self) -> int:
         """Updates applied in the current cycle (assignable)."""
         return self._link.count()
@@ -224,7 +275,8 @@ class CyclicLR(keras.callbacks.Callback):
 
         `clr_iterations` goes back to 0, so the next update uses `base_lr`
         (a `"triangular2"` or `"exp_range"` cycle starts again at full
-        amplitude). Callable at any time, also during `fit` (from another
+        amplitude), or with a warm-up `warmup_start_lr`, the warm-up
+        starting again. Callable at any time, also during `fit` (from another
         callback); the next update uses the new settings.
 
         Args:
@@ -256,10 +308,15 @@ class CyclicLR(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self._batch_begin = batch
+        self._counts_before = self._counts()
         self._link.prepare_execution()
 
+    def _counts(self):
+        """`(clr_iterations, the optimizer's iterations)` now."""
+        link = self._link
+        return link.count(), optimizer_iterations(link.model, link.optimizer)
+
     def on_train_batch_end(self, batch, logs=None):
-        logs = logs or {}
         steps = self.params.get("steps") if self.params else None
         end = last_batch_of_execution(
             self._batch_begin,
@@ -268,14 +325,25 @@ class CyclicLR(keras.callbacks.Callback):
             steps,
         )
         self.trn_iterations += max(end - self._batch_begin + 1, 1)
-        count = self.clr_iterations
-        self.history.setdefault("lr", []).append(
-            self._rates.host_rate(max(count - 1, 0))
-        )
+        count, iterations = self._counts()
+        first_count, first_iterations = self._counts_before
+        # Every update the execution applied, from the counts around it.
+        applied = iterations - first_iterations
+        rates = [self._rates.host_rate(first_count + k) for k in range(applied)]
+        for k, rate in enumerate(rates):
+            self._log.add(first_iterations + k + 1, rate)
+        last = max(count - 1, 0)
+        if not rates or first_count + applied - 1 != last:
+            rates.append(self._rates.host_rate(last))
+        self.history.setdefault("lr", []).append(rates[-1])
         self.history.setdefault("iterations", []).append(self.trn_iterations)
-        for key, value in logs.items():
+        for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
+        self._log.write_to(logs)
         self._link.sync()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._log.write_to(logs)
 
     def on_train_end(self, logs=None):
         self._link.detach()

@@ -22,9 +22,14 @@ from clr_optimizers._policy._clr_dict import cyclical_schedule
 from clr_optimizers._policy._clr_dict import one_cycle_schedule
 from clr_optimizers._policy._clr_dict import schedule_is_valid
 from clr_optimizers._policy._ops import TensorOps
+from clr_optimizers._validation import EPOCHS
+from clr_optimizers._validation import FIT_LENGTH_KEYS
 from clr_optimizers._validation import ONE_CYCLE
 from clr_optimizers._validation import check_decay
+from clr_optimizers._validation import check_one_cycle_phases
 from clr_optimizers._validation import check_rate
+from clr_optimizers._validation import check_update_count
+from clr_optimizers._validation import is_fit_length
 from clr_optimizers._validation import validate_clr
 
 
@@ -42,6 +47,11 @@ class _UpdatesInProgress(threading.local):
 
 
 _update_in_progress = _UpdatesInProgress()
+
+
+# A length's variable is the attribute of its `clr` key, but for the warm-up:
+# ScheduleFreeAdamW has a `warmup_steps` of its own.
+_LENGTH_ATTRIBUTES = {"warmup_steps": "clr_warmup_steps"}
 
 
 def _counter_dtype():
@@ -77,13 +87,20 @@ class CyclicalLearningRateMixin(CycleStateMixin):
             (updates from the peak back to the bottom; defaults to
             `step_size`), and in place of `"mode"` a custom `"scale_fn"` (a
             function of one float tensor written with `keras.ops`) with
-            `"scale_mode"` (`"cycle"` or `"iterations"`: what it receives).
+            `"scale_mode"` (`"cycle"` or `"iterations"`: what it receives),
+            and a linear warm-up before the cycle: `"warmup_steps"` (updates
+            >= 0) from `"warmup_start_lr"` (defaults to `0.0`) up to the
+            base rate, after which the cycle starts at position 0.
             `{"mode": "1cycle", "max_lr": ..., "total_steps": ...}` is
             Smith & Topin's one cycle from `learning_rate` up to `max_lr`
             and down to `learning_rate / final_div_factor`, as PyTorch's
             `OneCycleLR`, with `"pct_start"` (0.3), `"final_div_factor"`
             (1e4), `"anneal"` (`"cos"` or `"linear"`) and `"three_phase"`
-            (False); past `total_steps` it holds the final rate. Any mode
+            (False); past `total_steps` it holds the final rate. The
+            lengths `step_size`, `step_size_down` and `warmup_steps` may be
+            given in epochs, `{"epochs": 2}`, and `total_steps` as `"auto"`
+            (every update of the fit): `clr_optimizers.FitSchedule` plans
+            them from `fit` (or call `plan_schedule`). Any mode
             takes `"base_momentum"` and `"max_momentum"` (in (0, 1)) to cycle
             the momentum term (`momentum` of SGD, RMSprop and Muon, `beta_1`
             of the Adam family and Lion) against the rate: `max_momentum` at
@@ -104,6 +121,9 @@ class CyclicalLearningRateMixin(CycleStateMixin):
     - `max_lr`: the peak of the cycle.
     - `step_size`: half a cycle, in updates (integer); absent for 1cycle.
     - `step_size_down`: the falling half, with the `step_size_down` key.
+    - `clr_warmup_steps`: the warm-up's length, with the `warmup_steps` key.
+    - `total_steps`: 1cycle's length, when `total_steps` is `"auto"` (0
+      until a fit plans it; otherwise the length is a constant).
     - `clr_iterations`: the number of updates applied in the cycle (integer);
       `clr_iterations.assign(0)` restarts the cycle, `iterations` goes on.
     - `current_lr`: the rate the most recent update applied (before the first
@@ -143,6 +163,9 @@ class CyclicalLearningRateMixin(CycleStateMixin):
     clr_iterations: Any = None
     current_lr: Any = None
     step_size_down: Any = None
+    clr_warmup_steps: Any = None
+    total_steps: Any = None
+    _lengths_to_plan: tuple[str, ...] = ()
     current_momentum: Any = None
     held_updates: Any = None
     _held_updates_reported = 0
@@ -224,17 +247,23 @@ class CyclicalLearningRateMixin(CycleStateMixin):
         self.max_lr = self._clr_variable(
             config["max_lr"], "max_lr", float_dtype
         )
-        if config["mode"] != ONE_CYCLE:
-            self.step_size = self._clr_variable(
-                config["step_size"], "step_size", "int"
+        # A length that a fit plans (in epochs, or "auto") is 0 until then.
+        for key in FIT_LENGTH_KEYS:
+            length = config[key]
+            if length is None or (
+                key == "total_steps" and not is_fit_length(length)
+            ):
+                continue  # absent, or 1cycle's length as a constant
+            value = 0 if is_fit_length(length) else length
+            setattr(
+                self,
+                _LENGTH_ATTRIBUTES.get(key, key),
+                self._clr_variable(value, key, "int"),
             )
-            if config["step_size_down"] is not None:
-                self.step_size_down = self._clr_variable(
-                    config["step_size_down"], "step_size_down", "int"
-                )
+        self._find_lengths_to_plan()
         self.clr_iterations = self._clr_variable(0, "clr_iterations", "int")
         rate, valid, momentum = self._schedule()
-        if not bool(ops.convert_to_numpy(valid)):
+        if not self._lengths_to_plan and not bool(ops.convert_to_numpy(valid)):
             base = scalar_value(learning_rate_variable(self))
             raise ValueError(
                 "The cycle's first rate must be a finite number >= 0. "
@@ -255,6 +284,83 @@ class CyclicalLearningRateMixin(CycleStateMixin):
             )
             setattr(self, self._momentum_attribute, scheduled)
         self.held_updates = self._clr_variable(0, "held_updates", "int")
+
+    def _length_variable(self, key):
+        """The variable of a length key of `clr` (None if it has none)."""
+        return getattr(self, _LENGTH_ATTRIBUTES.get(key, key))
+
+    def _find_lengths_to_plan(self):
+        """Notes the lengths given in epochs or "auto" not yet planned."""
+        config = self._clr_config
+        self._lengths_to_plan = tuple(
+            key
+            for key in FIT_LENGTH_KEYS
+            if config is not None
+            and is_fit_length(config[key])
+            and not int(ops.convert_to_numpy(self._length_variable(key)))
+        )
+
+    def plan_schedule(
+        self,
+        total_updates: int | None = None,
+        updates_per_epoch: float | None = None,
+    ) -> None:
+        """Sets the lengths of the `clr` dict that a fit decides.
+
+        A length given in epochs (`{"epochs": x}`) becomes
+        `max(round(x * updates_per_epoch), 1)` updates (a warm-up may be 0),
+        and 1cycle's `total_steps="auto"` becomes `total_updates`. Lengths
+        already planned are kept: a resumed or continued training keeps
+        its plan. `clr_optimizers.FitSchedule` calls this at the start of
+        `fit`; call it yourself in a custom training loop.
+
+        Args:
+            total_updates: The number of updates the training applies, for
+                `"auto"`; an int >= 1.
+            updates_per_epoch: The updates of one epoch (a number > 0; with
+                gradient accumulation, batches per epoch divided by the
+                accumulation steps), for lengths in epochs.
+
+        Raises:
+            ValueError: If a number that a length needs is missing or
+                invalid, or 1cycle's phases would not each get an update.
+        """
+        config = self._clr_config
+        if config is None:
+            return
+        planned = {}
+        for key in self._lengths_to_plan:
+            length = config[key]
+            name = f"clr[{key!r}]={length!r}"
+            if isinstance(length, dict):
+                if updates_per_epoch is None:
+                    raise ValueError(
+                        f"{name} needs the number of updates per epoch: pass "
+                        "`updates_per_epoch`. Received: updates_per_epoch=None"
+                    )
+                check_rate(updates_per_epoch, "updates_per_epoch")
+                value = round(length[EPOCHS] * updates_per_epoch)
+                planned[key] = max(value, 0 if key == "warmup_steps" else 1)
+            else:
+                planned[key] = check_update_count(
+                    total_updates, "total_updates", f" (for {name})"
+                )
+            if key == "total_steps":
+                check_one_cycle_phases(
+                    planned[key],
+                    config["pct_start"],
+                    config["three_phase"],
+                    f" (planned for {name})",
+                )
+        for key, value in planned.items():
+            self._length_variable(key).assign(value)
+        self._lengths_to_plan = ()
+        if planned:
+            rate, valid, momentum = self._schedule()
+            if bool(ops.convert_to_numpy(valid)):
+                self.current_lr.assign(rate)
+                if momentum is not None:
+                    self.current_momentum.assign(momentum)
 
     @staticmethod
     def _clr_variable(value, name, dtype):
@@ -307,10 +413,16 @@ class CyclicalLearningRateMixin(CycleStateMixin):
         max_lr = xp.read(self.max_lr)
         position = xp.read(self.clr_iterations)
         if config["mode"] == ONE_CYCLE:
-            rate, momentum = one_cycle_schedule(
-                xp, position, base, max_lr, config
-            )
+            total_steps = None
             steps_valid = None
+            if self.total_steps is not None:
+                total_steps = xp.read(self.total_steps)
+                # Below 2 the phases have no length: held until planned.
+                steps_valid = xp.greater(total_steps, 1)
+                total_steps = xp.maximum(total_steps, 2)
+            rate, momentum = one_cycle_schedule(
+                xp, position, base, max_lr, config, total_steps
+            )
         else:
             rate, momentum, steps_valid = self._cyclical(
                 xp, position, base, max_lr
@@ -336,6 +448,9 @@ class CyclicalLearningRateMixin(CycleStateMixin):
         step_size_down = self.step_size_down
         if step_size_down is not None:
             step_size_down = xp.read(step_size_down)
+        warmup_steps = self.clr_warmup_steps
+        if warmup_steps is not None:
+            warmup_steps = xp.read(warmup_steps)
         return cyclical_schedule(
             xp,
             position,
@@ -344,6 +459,7 @@ class CyclicalLearningRateMixin(CycleStateMixin):
             xp.read(self.step_size),
             step_size_down,
             self._clr_config,
+            warmup_steps,
         )
 
     def _update_schedule(self):
@@ -366,6 +482,8 @@ class CyclicalLearningRateMixin(CycleStateMixin):
     def _backend_apply_gradients(self, grads, trainable_variables):
         if not self._changes_the_rate:
             return super()._backend_apply_gradients(grads, trainable_variables)
+        if self._lengths_to_plan:
+            self._refuse_unplanned_update()
         # Computed once here; update_step, weight decay, the momentum term
         # and any other read during this update get these same tensors.
         if self._host is not None and self._host.scalars.available():
@@ -377,6 +495,20 @@ class CyclicalLearningRateMixin(CycleStateMixin):
             return super()._backend_apply_gradients(grads, trainable_variables)
         finally:
             del _update_in_progress.schedules[id(self)]
+
+    def _refuse_unplanned_update(self):
+        lengths = ", ".join(
+            f"clr[{key!r}]={self._clr_config[key]!r}"
+            for key in self._lengths_to_plan
+        )
+        raise ValueError(
+            f"Optimizer '{self.name}' cannot apply an update before a fit "
+            f"plans its schedule: {lengths} takes its length from `fit`. "
+            "Add the callback: `model.fit(..., callbacks=["
+            "clr_optimizers.FitSchedule()])`; or, outside `fit`, call "
+            "`optimizer.plan_schedule(total_updates=..., "
+            "updates_per_epoch=...)` first; or give the length in updates."
+        )
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         # Called once per applied update (not per accumulated micro-batch).

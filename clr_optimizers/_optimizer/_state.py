@@ -15,6 +15,7 @@ from keras import ops
 from clr_optimizers._serialization import deserialize_scale_fn
 from clr_optimizers._serialization import serialize_scale_fn
 from clr_optimizers._validation import ONE_CYCLE
+from clr_optimizers._validation import is_fit_length
 
 # The mixins are combined with a Keras optimizer class, whose attributes they
 # use; typed as Any, the base lets the type checker accept them.
@@ -34,17 +35,23 @@ class CycleStateMixin(_OptimizerBase):
         """The cycle's settings as a dict (None without a cycle).
 
         The same keys as the `clr` argument, with the current values of the
-        `max_lr`, `step_size` and `step_size_down` variables.
+        `max_lr`, `step_size`, `step_size_down` and `clr_warmup_steps`
+        variables; a length given in epochs, or `"auto"`, stays so (its
+        variable holds the length a fit planned).
         """
         config = self._clr_config
         if config is None:
             return None
         settings = {} if config["mode"] is None else {"mode": config["mode"]}
         settings["max_lr"] = float(ops.convert_to_numpy(self.max_lr))
-        for key in ("step_size", "step_size_down"):
-            variable = getattr(self, key)
-            if variable is not None:
+        for key in ("step_size", "step_size_down", "warmup_steps"):
+            variable = self._length_variable(key)
+            if is_fit_length(config[key]):
+                settings[key] = config[key]
+            elif variable is not None:
                 settings[key] = int(ops.convert_to_numpy(variable))
+        if config["warmup_steps"] is not None:
+            settings["warmup_start_lr"] = config["warmup_start_lr"]
         if config["mode"] == "exp_range":
             settings["clr_gamma"] = config["clr_gamma"]
         keys: tuple[str, ...] = (
@@ -139,15 +146,16 @@ class CycleStateMixin(_OptimizerBase):
                 )
         for variable, value in zip(targets, sources):
             variable.assign(value)
+        self._find_lengths_to_plan()
 
 
 def _looks_like_a_cycle(values):
     """Whether saved values have the layout of a cycle's variables.
 
-    A cycle keeps 4 to 7 scalar variables, the first (max_lr) a float and the
+    A cycle keeps 4 to 8 scalar variables, the first (max_lr) a float and the
     last (held_updates) an integer.
     """
-    if not 4 <= len(values) <= 7:
+    if not 4 <= len(values) <= 8:
         return False
     values = [np.asarray(v) for v in values]
     return (

@@ -8,6 +8,7 @@ One policy, two ways to evaluate it, and a reference:
 - `_cyclical` and `_one_cycle`: the policies, written once against such a
   namespace `xp`. The cycle position comes from the integer update counter
   with integer arithmetic, so it stays exact for any length of training.
+- `_warmup`: the linear warm-up before a cyclical policy.
 - `_clr_dict`: the policy a validated `clr` dict describes, with its
   momentum and its run-time validity, as the optimizers evaluate it.
 - `_reference`: a literal float64 NumPy transcription of the paper's

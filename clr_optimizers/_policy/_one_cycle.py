@@ -9,13 +9,21 @@ from clr_optimizers._types import TensorLike
 
 
 def one_cycle_phase_ends(
-    total_steps: int, pct_start: float, three_phase: bool = False
-) -> tuple[float, ...]:
-    """The last step of each 1cycle phase, as PyTorch's OneCycleLR sets them."""
-    warmup_end = float(pct_start * total_steps) - 1
+    total_steps: Any,
+    pct_start: float,
+    three_phase: bool = False,
+    to_float: Any = float,
+) -> tuple[Any, ...]:
+    """The last step of each 1cycle phase, as PyTorch's OneCycleLR sets them.
+
+    `total_steps` is an int, or with `to_float` (such as `xp.to_float`) a
+    scalar tensor.
+    """
+    total = to_float(total_steps)
+    warmup_end = pct_start * total - 1
     if three_phase:
-        return (warmup_end, 2 * warmup_end, float(total_steps) - 1)
-    return (warmup_end, float(total_steps) - 1)
+        return (warmup_end, 2 * warmup_end, total - 1)
+    return (warmup_end, total - 1)
 
 
 def one_cycle_value(
@@ -44,7 +52,8 @@ def one_cycle_value(
         iteration: Integer scalar, the number of updates applied so far.
         values: Sequence of the phases' boundary values (Python floats or
             scalar tensors), one more than the number of phases.
-        total_steps: Positive int, the length of the cycle.
+        total_steps: Positive int, the length of the cycle (or an integer
+            scalar tensor).
         pct_start: Float in (0, 1), the fraction of the cycle spent rising.
             Defaults to `0.3`.
         anneal: `"cos"` or `"linear"`. Defaults to `"cos"`.
@@ -62,7 +71,8 @@ def one_cycle_value(
         0.1...
     """
     xp = TensorOps() if xp is None else xp
-    ends = one_cycle_phase_ends(total_steps, pct_start, three_phase)
+    to_float = float if isinstance(total_steps, int) else xp.to_float
+    ends = one_cycle_phase_ends(total_steps, pct_start, three_phase, to_float)
     n = xp.integer(iteration)
     last = xp.integer_like(total_steps - 1, n)
     step = xp.to_float(xp.where(xp.less(n, last), n, last))

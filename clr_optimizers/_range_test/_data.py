@@ -3,7 +3,12 @@
 Array data (NumPy arrays or tensors, or nested lists and dicts of them) is
 cut into batches of `batch_size`, reshuffled at every pass; a dataset (a
 `tf.data.Dataset` or any iterable of batches) is iterated as it comes and
-restarted when exhausted.
+restarted when exhausted. The shuffling's seed is `seed`, or, when it is
+None, a draw from NumPy's global generator, which
+`keras.utils.set_random_seed` seeds (`shuffle_seed`).
+
+`validation_batches` takes the first batches of a validation dataset, once:
+every step of the test evaluates the same ones.
 """
 
 import keras
@@ -62,15 +67,35 @@ def _sample_count(data):
     return size
 
 
+def shuffle_seed(seed):
+    """`seed`, or with None a seed drawn from NumPy's global generator.
+
+    `keras.utils.set_random_seed(s)` seeds NumPy's global generator (with
+    Python's, the backend's and Keras's): after it, a test with `seed=None`
+    shuffles the same way every time.
+    """
+    if seed is None:
+        return int(np.random.randint(0, 2**31 - 1))
+    return seed
+
+
 def array_batches(x, y, sample_weight, batch_size, shuffle, seed):
-    """Endless batches of arrays, reshuffled at every pass."""
+    """Endless batches of arrays, reshuffled at every pass.
+
+    The data are checked and the seed drawn (`shuffle_seed`) at the call,
+    not at the first batch.
+    """
     data = _to_numpy((x, y, sample_weight))
     size = _sample_count(data)
-    rng = np.random.default_rng(seed)
-    while True:
-        order = rng.permutation(size) if shuffle else np.arange(size)
-        for start in range(0, size, batch_size):
-            yield _take(data, order[start : start + batch_size])
+    rng = np.random.default_rng(shuffle_seed(seed)) if shuffle else None
+
+    def batches():
+        while True:
+            order = np.arange(size) if rng is None else rng.permutation(size)
+            for start in range(0, size, batch_size):
+                yield _take(data, order[start : start + batch_size])
+
+    return batches()
 
 
 def _take(data, index):
@@ -90,6 +115,13 @@ def native(batch):
     )
 
 
+def _unpacked(element):
+    """A dataset's element as `(x, y, sample_weight)` for this backend."""
+    if isinstance(element, tuple):
+        return native(keras.utils.unpack_x_y_sample_weight(element))
+    return native((element, None, None))
+
+
 def dataset_batches(dataset):
     """Batches of an iterable, restarted when exhausted if it can be."""
     while True:
@@ -97,13 +129,41 @@ def dataset_batches(dataset):
         empty = True
         for element in iterator:
             empty = False
-            if isinstance(element, tuple):
-                yield native(keras.utils.unpack_x_y_sample_weight(element))
-            else:
-                yield native((element, None, None))
+            yield _unpacked(element)
         if empty or iterator is dataset:
             raise ValueError(
                 "The data ran out before the range test finished: pass more "
                 "data (or a `tf.data.Dataset`, which restarts) or fewer "
                 f"`steps`. Received: x={dataset!r}"
             )
+
+
+def validation_batches(dataset, steps):
+    """The first `steps` batches of `dataset` (all of them for None).
+
+    Taken once, as `(x, y, sample_weight)` for this backend, so that every
+    step of the range test evaluates the same batches (a shuffling
+    `tf.data.Dataset` or a one-shot iterator would give others).
+
+    Examples:
+        >>> import numpy as np
+        >>> data = [(np.zeros((4, 2)), np.ones((4, 1)))] * 3
+        >>> len(validation_batches(iter(data), 2))
+        2
+    """
+    taken = []
+    for element in dataset:
+        taken.append(_unpacked(element))
+        if len(taken) == steps:
+            break
+    if not taken or (steps is not None and len(taken) < steps):
+        raise ValueError(
+            f"`validation_data` holds {len(taken)} batches: "
+            + (
+                "`validation_steps` must be at most as many."
+                if taken
+                else "it must hold at least one."
+            )
+            + f" Received: validation_steps={steps!r}"
+        )
+    return taken

@@ -9,7 +9,9 @@ from keras import ops
 
 from clr_optimizers._callbacks._rate_override import override_learning_rate
 from clr_optimizers._callbacks._rate_override import rate_owner
+from clr_optimizers._keras_private import micro_batch_counter
 from clr_optimizers._range_test._data import batch_source
+from clr_optimizers._range_test._data import validation_batches
 from clr_optimizers._range_test._record import Recorder
 from clr_optimizers._range_test._result import LRRangeTestResult
 from clr_optimizers._range_test._result import warn_if_inconclusive
@@ -18,6 +20,7 @@ from clr_optimizers._range_test._sweep import applied_rates
 from clr_optimizers._range_test._sweep import rate_table
 from clr_optimizers._range_test._sweep import sweep_rates
 from clr_optimizers._range_test._sweep import swept_rate
+from clr_optimizers._validation import VALIDATION_DATASET
 from clr_optimizers._validation import check_beta
 from clr_optimizers._validation import check_compiled_model
 from clr_optimizers._validation import check_count
@@ -25,7 +28,8 @@ from clr_optimizers._validation import check_divergence_factor
 from clr_optimizers._validation import check_rate_range
 from clr_optimizers._validation import check_sweep
 from clr_optimizers._validation import check_training_data
-from clr_optimizers._validation import check_validation_data
+from clr_optimizers._validation import check_validation_input
+from clr_optimizers._validation import check_validation_steps
 from clr_optimizers._validation import check_verbose
 
 
@@ -46,6 +50,7 @@ def lr_range_test(
     seed: int | None = None,
     verbose: int = 1,
     validation_data: Any = None,
+    validation_steps: int | None = None,
 ) -> LRRangeTestResult:
     """The learning rate range test, to choose `base_lr` and `max_lr`.
 
@@ -65,6 +70,21 @@ def lr_range_test(
     clr_optimizers, cycle or schedule included: they are bypassed during the
     test). Test with the optimizer you will train with. It runs on every
     backend (TensorFlow, JAX, PyTorch).
+
+    One step is one applied update. With an optimizer built with
+    `gradient_accumulation_steps=g`, a step trains `g` batches (the first
+    step only as many as complete the optimizer's current accumulation),
+    the last of which applies the update at the step's rate; its loss and
+    accuracy are the sample-weighted means over the `g` batches of the
+    next step, all computed with the weights the update left.
+
+    Reproducible: after `keras.utils.set_random_seed(s)`, the same model
+    and data give the same curves and suggestions on every backend. With
+    `seed=None` the shuffling's seed is drawn from NumPy's global
+    generator, which `set_random_seed` seeds. Dropout and other random
+    layers follow Keras's seeding: their seed state is one of the model's
+    variables, restored after the test (on PyTorch, dropout draws from
+    torch's global generator, which `set_random_seed` seeds too).
 
     The rates: `min_lr + (max_lr - min_lr) * i / (steps - 1)` for
     `sweep="linear"` (as in the paper), or
@@ -96,14 +116,25 @@ def lr_range_test(
             test applies while the lowest loss is > 0. Defaults to `4.0`.
         shuffle: Whether to shuffle array data (at every pass).
             Defaults to True.
-        seed: Seed of the shuffling. Defaults to None.
+        seed: Seed of the shuffling, or None (the default) to draw one from
+            NumPy's global generator (seeded by
+            `keras.utils.set_random_seed`).
         verbose: 0 (silent) or 1 (a `keras.utils.Progbar`). Defaults to `1`.
-        validation_data: None, or a fixed held-out batch `(x_val, y_val)` or
-            `(x_val, y_val, sample_weight)`: each step's loss and accuracy
-            are then those of this batch (`test_on_batch`), evaluated with
-            the weights just updated, as in the paper's figures (validation
-            accuracy), instead of the next training batch's. Defaults to
-            None.
+        validation_data: None, a fixed held-out batch `(x_val, y_val)` or
+            `(x_val, y_val, sample_weight)` (a tuple), or a dataset of such
+            batches (a `tf.data.Dataset` or another iterable that is not a
+            tuple or list): each step's loss and accuracy are then those
+            of the held-out data, evaluated with the weights just updated,
+            as in the paper's figures (validation accuracy), instead of the
+            next training batch's. A batch is evaluated with
+            `test_on_batch`; a dataset's first `validation_steps` batches
+            (taken once, so that every step sees the same ones) with
+            `model.evaluate`, whose loss is their sample-weighted mean.
+            Defaults to None.
+        validation_steps: With a dataset as `validation_data`, how many of
+            its batches to evaluate after each step: an integer >= 1, or
+            None (the default) for all of them (one pass; required for an
+            endless `tf.data.Dataset`). Must be None otherwise.
 
     Returns:
         An `LRRangeTestResult`.
@@ -143,14 +174,20 @@ def lr_range_test(
     check_divergence_factor(divergence_factor)
     check_verbose(verbose)
     check_training_data(x)
-    check_validation_data(validation_data)
+    kind = check_validation_input(validation_data)
+    validation_steps = check_validation_steps(
+        validation_steps, validation_data, kind
+    )
     batches = batch_source(x, y, sample_weight, batch_size, shuffle, seed)
+    if kind == VALIDATION_DATASET:
+        validation_data = validation_batches(validation_data, validation_steps)
 
     rates = sweep_rates(min_lr, max_lr, steps, sweep)
     table = rate_table(rates)
     applied = applied_rates(rates)
     first = next(batches)
     snapshot = _build_and_snapshot(model, optimizer, first)
+    group_sizes = _group_sizes(optimizer)
     progress = _Progress(steps, verbose)
     recorder = Recorder(beta, divergence_factor)
     remove_override = override_learning_rate(
@@ -160,7 +197,8 @@ def lr_range_test(
         _run(
             model,
             itertools.chain([first], batches),
-            validation_data,
+            _validator(model, validation_data, kind),
+            group_sizes,
             recorder,
             progress,
             applied,
@@ -201,42 +239,122 @@ def _restore(snapshot):
         variable.assign(value)
 
 
-def _logs_after_each_step(model, batches, validation_data, steps):
-    """Trains one step per rate and yields `(i, logs)` for i in 0 ... steps.
+def _group_sizes(optimizer):
+    """The number of batches of each update: `sizes(i)` for update `i`.
 
-    Step `i` applies the `i`-th rate; the loss after it is that of the
-    forward pass of step `i + 1`, so one extra step (at rate 0) measures the
-    last. The logs of `i = 0` are those of the first forward pass, before
-    any update. With `validation_data`, the logs of `i > 0` are the
-    held-out batch's, evaluated before step `i + 1` with the weights step
-    `i` left.
+    One, without gradient accumulation. With `gradient_accumulation_steps`
+    `g`, the optimizer applies an update every `g` batches (when its
+    micro-batch count reaches a multiple of `g`): the first update takes
+    the batches that complete the accumulation in progress, every later
+    one `g`.
+    """
+    g = int(getattr(optimizer, "gradient_accumulation_steps", None) or 1)
+    done = int(ops.convert_to_numpy(micro_batch_counter(optimizer))) % g
+    return lambda i: g - done if i == 0 else g
+
+
+def _validator(model, validation_data, kind):
+    """None, or a function returning the held-out data's logs.
+
+    A fixed batch is evaluated with `test_on_batch`; the batches taken
+    from a dataset with `model.evaluate`, as one pass over them.
+    """
+    if validation_data is None:
+        return None
+    if kind != VALIDATION_DATASET:
+
+        def validate():
+            # Per-batch metrics: Keras before 3.12 does not reset them in
+            # test_on_batch.
+            model.reset_metrics()
+            return model.test_on_batch(*validation_data, return_dict=True)
+
+        return validate
+
+    def replay():
+        for batch in validation_data:
+            yield _without_trailing_none(batch)
+
+    def validate():
+        return model.evaluate(
+            replay(),
+            steps=len(validation_data),
+            verbose=0,
+            return_dict=True,
+        )
+
+    return validate
+
+
+def _without_trailing_none(batch):
+    """`(x, y, sample_weight)` without the trailing Nones Keras's generator
+    adapter cannot take."""
+    batch = tuple(batch)
+    while len(batch) > 1 and batch[-1] is None:
+        batch = batch[:-1]
+    return batch
+
+
+def _train_update(model, batches, size):
+    """Trains `size` batches (one update); returns their mean logs.
+
+    The mean of each value weighted by the batches' sample counts, as
+    Keras averages the loss over the batches of an epoch; one batch's logs
+    as they are.
+    """
+    logs, counts = [], []
+    for _ in range(size):
+        batch = next(batches)
+        # Per-batch metrics: Keras before 3.12 does not reset them in
+        # train_on_batch.
+        model.reset_metrics()
+        logs.append(model.train_on_batch(*batch, return_dict=True))
+        counts.append(_sample_count(batch))
+    if size == 1:
+        return logs[0]
+    total = sum(counts)
+    return {
+        key: sum(n * float(log[key]) for n, log in zip(counts, logs)) / total
+        for key in logs[0]
+    }
+
+
+def _sample_count(batch):
+    """The number of samples of a batch `(x, y, sample_weight)`."""
+    leaves = [leaf for leaf in keras.tree.flatten(batch[0]) if leaf is not None]
+    return int(leaves[0].shape[0])
+
+
+def _logs_after_each_step(model, batches, validate, group_sizes, steps):
+    """Trains one update per rate; yields `(i, logs)` for i in 0 ... steps.
+
+    Update `i` applies the `i`-th rate, at the last of its
+    `group_sizes(i)` batches; the loss after it is that of the forward
+    passes of update `i + 1`, so one extra update (at rate 0) measures the
+    last. The logs of `i = 0` are those of the first update's forward
+    passes, before any update. With `validate`, the logs of `i > 0` are the
+    held-out data's, evaluated before update `i + 1` with the weights
+    update `i` left.
     """
     model.make_train_function(force=True)
-    batch = next(batches)
     for i in range(steps + 1):
-        # Per-batch metrics: Keras before 3.12 does not reset them in
-        # train_on_batch and test_on_batch.
-        if validation_data is not None and i > 0:
-            model.reset_metrics()
-            held_out = model.test_on_batch(*validation_data, return_dict=True)
-        if i < steps or validation_data is None:
-            model.reset_metrics()
-            logs = model.train_on_batch(*batch, return_dict=True)
-        if i < steps:
-            batch = next(batches)
-        if validation_data is not None and i > 0:
+        if validate is not None and i > 0:
+            held_out = validate()
+        if i < steps or validate is None:
+            logs = _train_update(model, batches, group_sizes(i))
+        if validate is not None and i > 0:
             logs = held_out
         yield i, logs
 
 
-def _run(model, batches, validation_data, recorder, progress, applied):
+def _run(model, batches, validate, group_sizes, recorder, progress, applied):
     """The loop: records each step's logs until the sweep ends or diverges.
 
-    One step per rate of `applied`, plus the extra one that measures the
-    last loss.
+    One step (one applied update) per rate of `applied`, plus the extra one
+    that measures the last loss.
     """
     for i, logs in _logs_after_each_step(
-        model, batches, validation_data, len(applied)
+        model, batches, validate, group_sizes, len(applied)
     ):
         if i == 0:
             recorder.track_accuracy(logs)

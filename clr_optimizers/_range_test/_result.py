@@ -1,13 +1,20 @@
 """`LRRangeTestResult`: what the range test measured, and its suggestions."""
 
+import copy
 import os
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from clr_optimizers._plotting import plot_range_test
 from clr_optimizers._range_test import _rules
+from clr_optimizers._validation import check_suggestion_rule
+
+Rule = str | Callable[..., Any]
+"""A suggestion rule: the name of a built-in one, or a function of the
+curves returning `(base_lr, max_lr)`."""
 
 
 class LRRangeTestResult:
@@ -21,8 +28,9 @@ class LRRangeTestResult:
             started at 0 and bias-corrected, `avg / (1 - beta**k)` after `k`
             steps, so the first values are not pulled towards 0.
         raw_losses: float64 NumPy array, the loss of each step before
-            smoothing: the training loss of the next batch, computed with the
-            weights just updated at `learning_rates[i]`.
+            smoothing: the training loss of the next batch (of the next
+            update's batches, with gradient accumulation), computed with
+            the weights just updated at `learning_rates[i]`.
         accuracies: float64 NumPy array, the smoothed accuracy (the same
             average), or None when the model tracks no accuracy metric.
         raw_accuracies: float64 NumPy array, the accuracy before smoothing,
@@ -37,7 +45,8 @@ class LRRangeTestResult:
             (`"minimum"`).
         suggested_base_lr: `base_lr` of the default rule.
         validation: True when the losses and accuracies are those of the
-            fixed held-out batch given as `validation_data`.
+            held-out data given as `validation_data` (a fixed batch, or
+            the first `validation_steps` batches of a dataset).
         diverged: True when the test stopped early because the smoothed loss
             rose above `divergence_factor` times its lowest value, or was
             not finite.
@@ -65,6 +74,9 @@ class LRRangeTestResult:
     the one that measured best in the accuracy benchmark's rule comparison
     on 5 seeds (docs/benchmark.md, "The suggestion rules"). Look at
     `plot()`, which marks every rule's rates, to judge them.
+
+    `suggest(fn)` and `plot(rule=fn)` also take a rule of your own: a
+    function called on the same trimmed curves as the built-in rules.
 
     Examples:
         >>> import numpy as np
@@ -126,12 +138,60 @@ class LRRangeTestResult:
         ]
         self._best_index = best
 
-    def suggest(self, rule: str = DEFAULT_RULE) -> tuple[float, float]:
-        """The `(base_lr, max_lr)` pair of `rule`, one of `RULES`.
+    def suggest(self, rule: Rule = DEFAULT_RULE) -> tuple[float, float]:
+        """The `(base_lr, max_lr)` pair of `rule`.
 
-        An unknown rule raises a ValueError that names the rules.
+        Args:
+            rule: The name of a built-in rule, one of `RULES` (defaults to
+                `DEFAULT_RULE`), or a function of the curves:
+                `fn(learning_rates, losses)`, or, if it takes three
+                parameters, `fn(learning_rates, losses, accuracies)`. It is
+                called like the built-in rules, on float64 NumPy arrays of
+                the smoothed curves, cut at the first non-finite loss (and,
+                with three parameters, accuracy), with the first tenth of
+                the points and the last five skipped; `accuracies` is None
+                when the model tracks no accuracy. It must return a pair of
+                finite numbers > 0 with `base_lr <= max_lr`.
+
+        Returns:
+            The pair `(base_lr, max_lr)`, as Python floats (NaN where a
+            built-in rule finds nothing).
+
+        Raises:
+            ValueError: If `rule` is neither a function nor one of `RULES`
+                (the message names them), or the function returns numbers
+                that are not finite and > 0, or `base_lr > max_lr`.
+            TypeError: If the function takes neither two nor three
+                arguments, or returns something other than a pair of real
+                numbers.
+
+        Examples:
+            >>> import numpy as np
+            >>> import clr_optimizers as co
+            >>> rates = np.geomspace(1e-4, 10.0, 21)
+            >>> losses = np.r_[np.linspace(2.0, 0.5, 16), 2.0 ** np.arange(5)]
+            >>> result = co.LRRangeTestResult(
+            ...     learning_rates=rates,
+            ...     losses=losses,
+            ...     raw_losses=losses,
+            ...     accuracies=None,
+            ...     raw_accuracies=None,
+            ...     accuracy_name=None,
+            ...     diverged=True,
+            ...     sweep="exponential",
+            ... )
+            >>> def a_third_of_the_minimum(learning_rates, losses):
+            ...     top = learning_rates[np.argmin(losses)] / 3
+            ...     return top / 4, top
+            >>> [round(lr, 4) for lr in result.suggest(a_third_of_the_minimum)]
+            [0.0469, 0.1874]
         """
-        return self.suggestions[_rules.check_rule(rule)]
+        rule = check_suggestion_rule(rule, _rules.RULES)
+        if callable(rule):
+            return _rules.suggest(
+                rule, self.learning_rates, self.losses, self.accuracies
+            )
+        return self.suggestions[rule]
 
     def __repr__(self):
         return (
@@ -142,7 +202,11 @@ class LRRangeTestResult:
             f"diverged={self.diverged})"
         )
 
-    def plot(self, path: str | os.PathLike | None = None) -> Any:
+    def plot(
+        self,
+        path: str | os.PathLike | None = None,
+        rule: Rule | None = None,
+    ) -> Any:
         """Draws the loss (and accuracy) against the learning rate.
 
         The raw curves in grey, the smoothed ones over them, and a vertical
@@ -153,6 +217,10 @@ class LRRangeTestResult:
         Args:
             path: None, or a file path to save the figure to (the format
                 follows the extension, e.g. `.png`, `.pdf`).
+            rule: None (the default) to mark every built-in rule's pair;
+                or one rule to mark only its pair: a name of `RULES` or a
+                function, as `suggest` takes them. A function's lines are
+                labelled with its name and `()`, e.g. `my_rule() max`.
 
         Returns:
             The `matplotlib.figure.Figure`.
@@ -180,8 +248,26 @@ class LRRangeTestResult:
             >>> figure = result.plot(path)
             >>> os.path.exists(path)
             True
+            >>> def lowest_over_3(learning_rates, losses):
+            ...     top = learning_rates[np.argmin(losses)] / 3
+            ...     return top / 4, top
+            >>> figure = result.plot(rule=lowest_over_3)
+            >>> labels = figure.axes[0].get_legend_handles_labels()[1]
+            >>> [label.split(" =")[0] for label in labels[2:]]
+            ['lowest_over_3() base', 'lowest_over_3() max']
         """
-        return plot_range_test(self, path)
+        if rule is None:
+            return plot_range_test(self, path)
+        pair = self.suggest(rule)
+        label = f"{_short_name(rule)}()" if callable(rule) else rule
+        marked = copy.copy(self)
+        marked.suggestions = {label: pair}
+        return plot_range_test(marked, path)
+
+
+def _short_name(function):
+    """A function's name, for a legend: `my_rule` (not its qualified name)."""
+    return getattr(function, "__name__", None) or type(function).__name__
 
 
 def _optional_array(values):

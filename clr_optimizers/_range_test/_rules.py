@@ -21,6 +21,12 @@ base_lr to be 1/3 or 1/4 of max_lr"):
   `suggestion()`, torch-lr-finder, fastai `steep`).
 - `accuracy`: `base_lr` where the accuracy starts to rise, `max_lr` where
   it stops rising (Smith 2017, section 3.3).
+
+A user's own rule is a function called the same way, on the same trimmed
+curves: `fn(learning_rates, losses)`, or `fn(learning_rates, losses,
+accuracies)` when it takes three parameters (`accuracies` None when the
+model tracks no accuracy); it returns a `(base_lr, max_lr)` pair of finite
+numbers > 0 with `base_lr <= max_lr`.
 """
 
 import math
@@ -28,6 +34,9 @@ import math
 import numpy as np
 
 from clr_optimizers._validation import check_choice
+from clr_optimizers._validation import check_rule_arity
+from clr_optimizers._validation import check_suggested_pair
+from clr_optimizers._validation import check_suggestion_rule
 
 RULES = ("minimum", "valley", "steepest", "accuracy")
 # The rule behind `suggested_base_lr` and `suggested_max_lr`: the one that
@@ -218,26 +227,47 @@ def accuracy(learning_rates, losses, accuracies):
 
 
 def suggest(rule, learning_rates, losses, accuracies=None):
-    """The (base_lr, max_lr) pair of `rule`, one of RULES, from a whole sweep.
+    """The (base_lr, max_lr) pair of `rule` from a whole sweep.
 
-    The curves are first cut where the loss (or the accuracy) stops being
-    finite and trimmed by `trim`; the rule sees what remains. A pair of NaN
-    when nothing remains (or, for `accuracy`, there is no accuracy or it
-    never rises).
+    `rule` is one of RULES or a function of the curves (see the module's
+    docstring). The curves are first cut where the loss (or, for the
+    `accuracy` rule and a function of three parameters, the accuracy) stops
+    being finite and trimmed by `trim`; the rule sees what remains (a
+    function gets copies, as float64 NumPy arrays). A built-in rule gives a
+    pair of NaN when nothing remains (or, for `accuracy`, there is no
+    accuracy or it never rises); a function's pair is checked by
+    `check_suggested_pair`.
+
+    Examples:
+        >>> lrs = np.geomspace(1e-4, 1.0, 20)
+        >>> losses = np.r_[np.linspace(3.0, 1.0, 15), [2.0, 4.0, 8, 9, 9]]
+        >>> # Trimmed to points 2 ... 14: the first tenth and the last five
+        >>> # are skipped.
+        >>> def first_and_lowest(learning_rates, losses):
+        ...     return learning_rates[0], learning_rates[np.argmin(losses)]
+        >>> pair = suggest(first_and_lowest, lrs, losses)
+        >>> pair == (lrs[2], lrs[14])
+        True
     """
-    check_rule(rule)
+    rule = check_suggestion_rule(rule, RULES)
+    arity = check_rule_arity(rule) if callable(rule) else None
     lrs, losses = _arrays(learning_rates, losses)
     finite = finite_prefix(losses)
     if accuracies is not None:
         accuracies = np.asarray(accuracies, dtype=np.float64)
-        if rule == "accuracy":
+        if rule == "accuracy" or arity == 3:
             finite = min(finite, finite_prefix(accuracies))
     window = trim(len(losses), finite)
     lrs, losses = lrs[window], losses[window]
+    if accuracies is not None:
+        accuracies = accuracies[window]
+    if arity is not None:
+        curves = [lrs.copy(), losses.copy()]
+        if arity == 3:
+            curves.append(None if accuracies is None else accuracies.copy())
+        return check_suggested_pair(rule(*curves), rule)
     if rule == "accuracy":
-        return accuracy(
-            lrs, losses, None if accuracies is None else accuracies[window]
-        )
+        return accuracy(lrs, losses, accuracies)
     return {"minimum": minimum, "valley": valley, "steepest": steepest}[rule](
         lrs, losses
     )

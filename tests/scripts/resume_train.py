@@ -12,6 +12,9 @@ writes `BACKUP_DIR.ready` and then waits to be killed. Otherwise it trains
 to the end and writes OUT_JSON: final weights, counters, the next rate, and
 the rate applied by each update this process ran.
 
+With the environment variable RESUME_POLICY=auto_one_cycle, the cycle is
+instead a 1cycle with `total_steps="auto"`, planned by `FitSchedule`.
+
 With SAVE_FREQ `replay:E:B`, it instead trains once, without backups, on
 the batches a batch-level resume goes through: epochs 0..E-1, the first B+1
 batches of epoch E, then epochs E.. to the end.
@@ -34,6 +37,9 @@ import clr_optimizers as co  # noqa: E402
 BASE, PEAK, STEP = 0.001, 0.01, 5
 CLR = {"mode": "triangular2", "step_size": STEP, "max_lr": PEAK}
 BATCH, SAMPLES, EPOCHS = 32, 256, 4
+AUTO_ONE_CYCLE = os.environ.get("RESUME_POLICY") == "auto_one_cycle"
+if AUTO_ONE_CYCLE:
+    CLR = {"mode": "1cycle", "max_lr": PEAK, "total_steps": "auto"}
 
 
 class RateLog(keras.callbacks.Callback):
@@ -75,6 +81,9 @@ def result(model, opt, log):
         "clr_iterations": int(opt.clr_iterations),
         "iterations": int(opt.iterations),
         "next_rate": float(opt.learning_rate),
+        "total_steps": None
+        if opt.total_steps is None
+        else int(opt.total_steps),
         "rates": log.rates,
     }
 
@@ -115,6 +124,8 @@ def main():
             ),
             log,
         ]
+        if AUTO_ONE_CYCLE:
+            callbacks.insert(1, co.FitSchedule())
         if len(sys.argv) > 4:
             epoch, batch = int(sys.argv[4]), int(sys.argv[5])
             callbacks.append(
