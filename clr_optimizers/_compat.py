@@ -4,6 +4,7 @@ The private Keras names the package uses, and their check at import, are in
 `_keras_private`.
 """
 
+import functools
 import re
 
 import keras
@@ -43,6 +44,7 @@ def optional_keras_classes(*names):
     )
 
 
+@functools.lru_cache(maxsize=8)
 def keras_version(version=None):
     """`(major, minor)` of a Keras version string such as `"3.15.1"`.
 

@@ -361,13 +361,23 @@ def test_record_is_exact_with_steps_per_execution():
     assert_rel(monitor.update_history["learning_rate"], expected)
 
 
+class RaisePeak(keras.callbacks.Callback):
+    """Assigns a new `max_lr` after a batch, through `self.model` (on JAX,
+    which carries the state during `fit`, that writes it back first)."""
+
+    def __init__(self, after_batch, peak):
+        super().__init__()
+        self.after_batch = after_batch
+        self.peak = peak
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == self.after_batch:
+            self.model.optimizer.max_lr.assign(self.peak)
+
+
 def test_settings_assigned_mid_epoch_warn_at_the_epoch_end():
     opt = co.SGD(learning_rate=BASE, clr={"max_lr": PEAK, "step_size": 2})
-    bump = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs: (
-            opt.max_lr.assign(0.2) if batch == 1 else None
-        )
-    )
+    bump = RaisePeak(after_batch=1, peak=0.2)
     monitor = co.FitSchedule()
     with pytest.warns(RuntimeWarning, match=r"Epoch 0: the logged rates"):
         model, _ = fit_ones(opt, 32, 8, 1, [monitor, bump])

@@ -187,6 +187,7 @@ class CyclicLR(keras.callbacks.Callback):
         )
         self._link = OptimizerAttachment(self._rates, self._table)
         self._batch_begin = 0
+        self._steps_per_execution = 1
         self._counts_before = (0, 0)
         self.trn_iterations = 0
         self.history: dict[str, list[Any]] = {}
@@ -304,7 +305,13 @@ class CyclicLR(keras.callbacks.Callback):
     # Callback hooks.
 
     def on_train_begin(self, logs=None):
-        self._link.attach(self.model, self.params, self)
+        model = self.model
+        self._link.attach(model, self.params, self)
+        # Read once: on JAX, `self.model` writes the carried state back to
+        # the variables, which no batch should pay for.
+        self._steps_per_execution = int(
+            getattr(model, "steps_per_execution", 1) or 1
+        )
 
     def on_train_batch_begin(self, batch, logs=None):
         self._batch_begin = batch
@@ -321,7 +328,7 @@ class CyclicLR(keras.callbacks.Callback):
         end = last_batch_of_execution(
             self._batch_begin,
             batch,
-            getattr(self.model, "steps_per_execution", 1),
+            self._steps_per_execution,
             steps,
         )
         self.trn_iterations += max(end - self._batch_begin + 1, 1)

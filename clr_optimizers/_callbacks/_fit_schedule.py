@@ -92,6 +92,7 @@ class FitSchedule(keras.callbacks.Callback):
         self._counts = (0, 0)
         self._micro_batches = 0
         self._batch_begin = 0
+        self._steps_per_execution = 1
 
     def on_train_begin(self, logs=None):
         optimizer = rate_owner(self.model.optimizer, type(self).__name__)
@@ -102,6 +103,9 @@ class FitSchedule(keras.callbacks.Callback):
             optimizer.plan_schedule(total, per_epoch)
         self._log.history = self.update_history
         self._schedule = AppliedSchedule(optimizer, self.model)
+        # Read once: on JAX, `self.model` writes the carried state back to
+        # the variables, which no batch should pay for.
+        self._steps_per_execution = _steps_per_execution(self.model)
         self._recount()
 
     def _recount(self):
@@ -128,7 +132,7 @@ class FitSchedule(keras.callbacks.Callback):
         end = last_batch_of_execution(
             self._batch_begin,
             batch,
-            getattr(self.model, "steps_per_execution", 1),
+            self._steps_per_execution,
             steps,
         )
         before = self._micro_batches
@@ -176,3 +180,7 @@ class FitSchedule(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._schedule = None
+
+
+def _steps_per_execution(model):
+    return int(getattr(model, "steps_per_execution", 1) or 1)
