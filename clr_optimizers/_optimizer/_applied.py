@@ -2,7 +2,7 @@
 
 An optimizer's schedule is a function of its settings' variables and of two
 counts, the position in the cycle (`clr_iterations`) and the updates applied
-(`iterations`, for `decay`). `AppliedSchedule` reads the settings in one go
+(`iterations`, for `decay`). `AppliedSchedule` reads the settings when asked
 and evaluates the same policy functions in Python float64 (`HostOps`) at any
 position, so a record of every update costs no work in the training step.
 """
@@ -27,22 +27,6 @@ def _carried_state(model):
 
 def _number(value):
     return ops.convert_to_numpy(value).item()
-
-
-def _bulk_read(variables):
-    """A function of no arguments reading `variables` as Python numbers.
-
-    On TensorFlow, one traced function reads them all (an eager read costs
-    tens of microseconds each); elsewhere they are read one by one.
-    """
-    if not variables:
-        return list
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        read = tf.function(lambda: [v.value for v in variables])
-        return lambda: [tensor.numpy().item() for tensor in read()]
-    return lambda: [_number(v) for v in variables]
 
 
 class _Scalars:
@@ -101,7 +85,6 @@ class AppliedSchedule:
         # The settings the schedule reads, found by evaluating it once.
         self.values(0, 0)
         self._settings = list(self._scalars.seen)
-        self._read_settings = _bulk_read(self._settings)
 
     def read_counts(self):
         """`(position, iterations)`: the cycle's position (`iterations`
@@ -124,15 +107,10 @@ class AppliedSchedule:
         return micro_batch_counter(self.optimizer)
 
     def refresh(self, state=None):
-        """Reads the settings' current values, in one go where possible."""
+        """Reads the settings' current values (once per epoch in `fit`)."""
         scalars = self._scalars
         scalars.state = _carried_state(self.model) if state is None else state
-        if scalars.state:
-            values = [
-                _number(scalars.state.get(id(v), v)) for v in self._settings
-            ]
-        else:
-            values = self._read_settings()
+        values = [_number(scalars.state.get(id(v), v)) for v in self._settings]
         scalars.values = {id(v): x for v, x in zip(self._settings, values)}
 
     def values(self, position, update):
