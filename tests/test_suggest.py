@@ -11,6 +11,7 @@ from clr_optimizers._range_test import _rules
 from clr_optimizers._range_test._rules import RULES
 from clr_optimizers._range_test._rules import accuracy
 from clr_optimizers._range_test._rules import minimum
+from clr_optimizers._range_test._rules import minimum_third
 from clr_optimizers._range_test._rules import steepest
 from clr_optimizers._range_test._rules import suggest
 from clr_optimizers._range_test._rules import suggest_all
@@ -21,7 +22,13 @@ LRS = 10.0 ** np.arange(-6, 4, dtype=np.float64)  # 1e-6 ... 1e3, 10 points
 
 
 def test_the_rules():
-    assert RULES == ("minimum", "valley", "steepest", "accuracy")
+    assert RULES == (
+        "minimum",
+        "minimum_third",
+        "valley",
+        "steepest",
+        "accuracy",
+    )
     assert _rules.DEFAULT_RULE in RULES
 
 
@@ -46,6 +53,13 @@ def test_minimum_is_a_tenth_of_the_rate_at_the_lowest_loss():
     losses = [5, 4, 3, 2, 1.5, 1.0, 1.2, 3, 6, 9]
     # Lowest at index 5, rate 1e-1: max 1e-2, base 2.5e-3.
     assert minimum(LRS, losses) == pytest.approx((2.5e-3, 1e-2))
+
+
+def test_minimum_third_is_a_third_of_the_rate_at_the_lowest_loss():
+    losses = [5, 4, 3, 2, 1.5, 1.0, 1.2, 3, 6, 9]
+    # Lowest at index 5, rate 1e-1: max 1e-1 / 3, base a quarter of that.
+    assert minimum_third(LRS, losses) == pytest.approx((1 / 120, 1 / 30))
+    assert all(np.isnan(minimum_third([], [])))
 
 
 def test_valley_is_half_way_down_the_longest_falling_stretch():
@@ -119,7 +133,9 @@ def test_suggest_all_and_unknown_rule():
     assert list(pairs) == list(RULES)
     for base, top in pairs.values():
         assert 0 < base < top <= 1.0
-    with pytest.raises(ValueError, match="'minimum', 'valley', 'steepest'"):
+    with pytest.raises(
+        ValueError, match="'minimum', 'minimum_third', 'valley', 'steepest'"
+    ):
         suggest("fastest", lrs, losses)
     with pytest.raises(ValueError, match="Received: rule='fastest'"):
         _rules.check_rule("fastest")
@@ -260,7 +276,8 @@ def test_a_function_of_the_wrong_arity_and_unknown_rules():
     for rule in ("fast", 3, None):
         with pytest.raises(
             ValueError,
-            match=r"or one of 'minimum', 'valley', 'steepest', 'accuracy'\. "
+            match=r"or one of 'minimum', 'minimum_third', 'valley', "
+            r"'steepest', 'accuracy'\. "
             + re.escape(f"Received: rule={rule!r}"),
         ):
             result.suggest(rule)
@@ -300,11 +317,16 @@ def test_plot_marks_a_custom_rule(tmp_path):
 
 def test_plot_marks_one_named_rule_or_every_rule():
     result = hand_result()
-    # `minimum`: a tenth of the rate at the lowest loss (index 18).
+    # `minimum_third`: a third of the rate at the lowest loss (index 18).
+    top = RATES[18] / 3
+    assert marked_lines(result.plot(rule="minimum_third")) == {
+        f"minimum_third (default) base = {top / 4:.3g}": pytest.approx(top / 4),
+        f"minimum_third (default) max = {top:.3g}": pytest.approx(top),
+    }
     top = RATES[18] / 10
     assert marked_lines(result.plot(rule="minimum")) == {
-        f"minimum (default) base = {top / 4:.3g}": pytest.approx(top / 4),
-        f"minimum (default) max = {top:.3g}": pytest.approx(top),
+        f"minimum base = {top / 4:.3g}": pytest.approx(top / 4),
+        f"minimum max = {top:.3g}": pytest.approx(top),
     }
     labels = set(marked_lines(result.plot()))
     for rule in RULES:

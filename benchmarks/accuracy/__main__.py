@@ -1,8 +1,9 @@
 """`python -m benchmarks.accuracy`: the accuracy benchmark's command line.
 
 ```
-python -m benchmarks.accuracy [--dataset mnist1d|digits|all]
-    [--optimizer sgd|adam|all] [--seeds N] [--quick] [-o/--out DIR]
+python -m benchmarks.accuracy [--tasks development|confirmation|all|NAME ...]
+    [--optimizer sgd|adam|all] [--seeds N] [--rule RULE]
+    [--backend jax|tensorflow|torch] [--quick] [-o/--out DIR]
 ```
 
 Run it from the repository root. The protocol is in PROTOCOL.md, next to
@@ -12,26 +13,42 @@ this file.
 import argparse
 import sys
 
-from benchmarks.accuracy import report
-from benchmarks.accuracy import run
-from clr_optimizers._validation import number_or_text
+from benchmarks.accuracy.backend import BACKENDS
+from benchmarks.accuracy.backend import DEFAULT_BACKEND
+from benchmarks.accuracy.backend import select_backend
+from benchmarks.accuracy.run import DEFAULT_OUTPUT
+from benchmarks.accuracy.run import INSTALL_HINT
+from benchmarks.accuracy.tasks import GROUPS
+from benchmarks.accuracy.tasks import TASKS
+
+
+def number_or_text(text):
+    """An int when `text` is one, else `text` (checked with the others)."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def build_parser():
     """The command's argument parser."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.accuracy",
-        description="Train the MNIST-1D CNN and a digits MLP with SGD "
-        "(momentum 0.9) and Adam: a tuned fixed rate (grid search on "
-        "validation), Keras's CosineDecay with warmup, and triangular2 and "
-        "1cycle from lr_range_test's suggestions; writes runs.csv, "
-        "runs.json, summary.md and a PNG per data set to -o DIR. Runs on "
-        "any Keras backend (KERAS_BACKEND). The protocol is in "
-        "benchmarks/accuracy/PROTOCOL.md. Needs the benchmark extra: "
-        f"{run.INSTALL_HINT}, from the repository root.",
+        description="Train each task's model with SGD (momentum 0.9) and "
+        "Adam: Keras's default rate, a tuned constant rate and a tuned "
+        "CosineDecay with warm-up (grid searches on validation), and "
+        "1cycle and triangular2 from lr_range_test's suggestion; writes "
+        "runs.csv, runs.json, summary.md and a PNG per task to -o DIR. "
+        "The protocol is in benchmarks/accuracy/PROTOCOL.md. Needs the "
+        f"benchmark extra: {INSTALL_HINT}, from the repository root.",
     )
     parser.add_argument(
-        "--dataset", default="all", help="mnist1d, digits or all (default: all)"
+        "--tasks",
+        nargs="+",
+        default=["all"],
+        help="task groups or names: "
+        + ", ".join(tuple(GROUPS) + TASKS)
+        + " (default: all)",
     )
     parser.add_argument(
         "--optimizer", default="all", help="sgd, adam or all (default: all)"
@@ -41,6 +58,18 @@ def build_parser():
         type=number_or_text,
         default=None,
         help="number of seeds, >= 1 (default: 5, or 1 with --quick)",
+    )
+    parser.add_argument(
+        "--rule",
+        default=None,
+        help="the range test's suggestion rule (default: the package's "
+        "default rule)",
+    )
+    parser.add_argument(
+        "--backend",
+        default=None,
+        help=f"Keras backend: {', '.join(BACKENDS)} (default: KERAS_BACKEND "
+        f"if set, else {DEFAULT_BACKEND}, the fastest here on CPU)",
     )
     parser.add_argument(
         "--quick",
@@ -53,8 +82,8 @@ def build_parser():
         "--output",
         "--out",
         dest="output",
-        default=run.DEFAULT_OUTPUT,
-        help=f"output directory (default: {run.DEFAULT_OUTPUT})",
+        default=DEFAULT_OUTPUT,
+        help=f"output directory (default: {DEFAULT_OUTPUT})",
     )
     return parser
 
@@ -66,8 +95,14 @@ def main(argv=None):
     if args.seeds is None:
         args.seeds = 1 if args.quick else 5
     try:
+        select_backend(args.backend)
+    except ValueError as error:
+        parser.error(str(error))
+    from benchmarks.accuracy import run
+
+    try:
         run.check_arguments(
-            args.dataset, args.optimizer, args.seeds, args.output
+            args.tasks, args.optimizer, args.seeds, args.output, args.rule
         )
     except ValueError as error:
         parser.error(str(error))
@@ -77,12 +112,15 @@ def main(argv=None):
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 1
     results = run.run_benchmark(
-        dataset=args.dataset,
+        tasks=args.tasks,
         optimizer=args.optimizer,
         seeds=args.seeds,
         quick=args.quick,
         output=args.output,
+        rule=args.rule,
     )
+    from benchmarks.accuracy import report
+
     print()
     print(report.summary_markdown(results))
     return 0

@@ -1,5 +1,5 @@
 """The benchmark's tables, summary.md, runs.csv, runs.json and plots
-(PROTOCOL.md, "Reported" and "Verdict")."""
+(PROTOCOL.md, "Reported" and "Verdict and goal")."""
 
 import csv
 import itertools
@@ -9,31 +9,29 @@ import os
 
 import numpy as np
 
-from benchmarks.accuracy.arms import GOALS
+from benchmarks.accuracy.arms import BASELINES
 from benchmarks.accuracy.arms import HEADLINE
-from benchmarks.accuracy.arms import POLICIES
-from benchmarks.accuracy.arms import RULE_SEEDS
-from benchmarks.accuracy.arms import rule_arm
-from benchmarks.accuracy.data import MNIST1D_TARGET
+from benchmarks.accuracy.arms import ONE_CYCLE
 from clr_optimizers._plotting import require_matplotlib
 
 CSV_FIELDS = (
-    "dataset",
+    "task",
+    "role",
     "optimizer",
     "arm",
     "seed",
     "updates",
     "lr",
-    "peak",
     "base_lr",
     "max_lr",
-    "rule",
     "updates_to_target",
-    "updates_to_94",
     "final_val",
     "final_test",
+    "diverged",
     "wall_s",
 )
+# 1cycle's tuning may cost at most this share of a grid's (PROTOCOL.md).
+TUNING_SHARE = 0.2
 
 
 def first_at(steps, values, target):
@@ -53,10 +51,17 @@ def mean_std(values):
     return float(values.mean()), std
 
 
-def verdict(clr, fixed):
-    """ "won", "lost" or "tied" beyond twice the standard error; or "n/a"."""
-    a = np.asarray(clr, dtype=float)
-    b = np.asarray(fixed, dtype=float)
+def verdict(arm, baseline):
+    """ "won", "lost" or "tied" beyond twice the standard error; or "n/a".
+
+    Examples:
+        >>> verdict([0.9, 0.91, 0.92], [0.8, 0.81, 0.82])
+        'won'
+        >>> verdict([0.9, 0.8, 0.85], [0.86, 0.84, 0.85])
+        'tied'
+    """
+    a = np.asarray(arm, dtype=float)
+    b = np.asarray(baseline, dtype=float)
     if a.size < 2 or b.size < 2:
         return "n/a"
     diff = a.mean() - b.mean()
@@ -68,147 +73,137 @@ def verdict(clr, fixed):
     return "tied"
 
 
-def _rows(report, dataset, optimizer, arm=None):
-    """The runs of a data set and optimizer (and arm, by name)."""
+def rows_of(report, task, optimizer, arm=None):
+    """The runs of a task and optimizer (and arm, by name)."""
     return [
         r
         for r in report["runs"]
-        if r["dataset"] == dataset
+        if r["task"] == task
         and r["optimizer"] == optimizer
         and (arm is None or r["arm"] == arm)
     ]
 
 
-def _tuning(report, key, arm):
-    """An arm's tuning cost and rates, as the table shows them."""
-    if arm.tuning == "grid":
-        runs = len(report["grid_scores"][key]) * report["tuning_seeds"]
-        budget = report["budgets"][key.split()[0]]
-        return (
-            f"{runs} runs x {budget} updates",
-            f"{report['fixed_rates'][key]:.3g}",
-        )
+def tuning_cost(report, task, optimizer, arm):
+    """An arm's tuning cost in updates (range tests: per seed, mean)."""
     if arm.tuning == "none":
-        return "none (published rate)", "1e-2"
-    steps = max(t["steps"] for t in report["range_tests"][key].values())
-    return f"1 range test (<= {steps} updates)", None
+        return 0
+    if arm.tuning == "grid":
+        rates = len(report["grid_scores"][f"{task} {optimizer} {arm.kind}"])
+        return rates * report["tuning_seeds"] * report["budgets"][task]
+    tests = report["range_tests"][f"{task} {optimizer}"].values()
+    return float(np.mean([t["steps"] for t in tests]))
 
 
-def _entry(report, dataset, optimizer, arm, rows, fixed):
-    """The summary of one arm's runs; `fixed` is the fixed arm's runs."""
-    target = float(np.mean([r["final_val"] for r in fixed]))
-    reach = [first_at(r["curve_steps"], r["curve_val"], target) for r in rows]
-    curve = np.mean([r["curve_val"] for r in rows], axis=0)
-    entry = {
-        "dataset": dataset,
+def _rates(report, task, optimizer, arm, rows):
+    """The arm's rates as the table shows them."""
+    if arm.tuning == "range test":
+        tops = [r["max_lr"] for r in rows if "max_lr" in r]
+        return f"max {np.median(tops):.3g}" if tops else "-"
+    if arm.tuning == "grid":
+        rate = report["tuned_rates"][f"{task} {optimizer} {arm.kind}"]
+        return f"{'peak ' if arm.kind == 'cosine' else ''}{rate:.3g}"
+    return f"{rows[0]['lr']:.3g}"
+
+
+def _entry(report, task, optimizer, arm, rows, target):
+    """The summary of one arm's runs; `target`: fixed's mean final val."""
+    good = [r for r in rows if not r.get("failed")]
+    reach = [first_at(r["curve_steps"], r["curve_val"], target) for r in good]
+    reached = [x for x in reach if x is not None]
+    tuning = tuning_cost(report, task, optimizer, arm)
+    to_target = float(np.mean(reached)) if reached else math.nan
+    return {
+        "task": task,
+        "role": report["roles"][task],
         "optimizer": optimizer,
         "arm": arm.name,
         "n": len(rows),
         "updates": rows[0]["updates"],
+        "rates": _rates(report, task, optimizer, arm, good),
         "target_val": target,
-        "updates_to_target": mean_std(reach)[0],
-        "reached": sum(x is not None for x in reach),
-        "mean_curve_updates_to_target": first_at(
-            rows[0]["curve_steps"], curve, target
-        ),
+        "updates_to_target": to_target,
+        "reached": len(reached),
+        "tuning_updates": tuning,
+        "compute_to_target": tuning + to_target,
         "final_val": mean_std([r["final_val"] for r in rows]),
         "final_test": mean_std([r["final_test"] for r in rows]),
-        "wall_s": mean_std([r["wall_s"] for r in rows])[0],
+        "tests": [r["final_test"] for r in rows],
+        "diverged": sum(bool(r.get("diverged")) for r in rows),
+        "wall_s": mean_std([r.get("wall_s") for r in good])[0],
     }
-    if dataset == "mnist1d":
-        to94 = [
-            first_at(r["curve_steps"], r["curve_test"], MNIST1D_TARGET)
-            for r in rows
-        ]
-        entry["updates_to_94"] = mean_std(to94)[0]
-        entry["reached_94"] = sum(x is not None for x in to94)
-    entry["tuning"], entry["rates"] = _tuning(
-        report, f"{dataset} {optimizer}", arm
-    )
-    if entry["rates"] is None:
-        bases = np.median([r.get("base_lr") for r in rows])
-        tops = np.median([r.get("max_lr") for r in rows])
-        entry["rates"] = f"{bases:.3g}-{tops:.3g}"
-        entry["verdict"] = verdict(
-            [r["final_test"] for r in rows], [r["final_test"] for r in fixed]
-        )
-    return entry
 
 
-def _goal_met(entries, half, fixed_test):
-    """Marks each full CLR entry with the goal (PROTOCOL.md, "Goal")."""
+def _judge(entries):
+    """Each range-test arm's verdicts against the baselines."""
     by_arm = {e["arm"]: e for e in entries}
-    for full_arm, short_arm in GOALS:
-        full = by_arm.get(full_arm.name)
-        short = by_arm.get(short_arm.name)
-        if full is None:
+    for entry in entries:
+        if entry["arm"] in {b.name for b in BASELINES}:
             continue
-        target = full["target_val"]
-        met = short is not None and (
-            short["final_val"][0] >= target
-            and short["final_test"][0] >= fixed_test
-        )
-        reach = full["mean_curve_updates_to_target"]
-        met |= (
-            reach is not None
-            and reach <= half
-            and full["final_test"][0] >= fixed_test
-        )
-        full["goal_met"] = bool(met)
+        entry["verdicts"] = {
+            b.name: verdict(entry["tests"], by_arm[b.name]["tests"])
+            for b in BASELINES
+            if b.name in by_arm
+        }
+    one_cycle = by_arm.get(ONE_CYCLE.name)
+    if one_cycle is None or "fixed" not in by_arm or "cosine" not in by_arm:
+        return
+    v = one_cycle["verdicts"]
+    grid = min(
+        by_arm["fixed"]["tuning_updates"], by_arm["cosine"]["tuning_updates"]
+    )
+    one_cycle["goal"] = {
+        "ties or beats fixed": v["fixed"] in ("won", "tied"),
+        "ties or beats cosine": v["cosine"] in ("won", "tied"),
+        "beats defaults": v["defaults"] == "won",
+        "no run diverged": one_cycle["diverged"] == 0,
+        "tuning <= grid / 5": one_cycle["tuning_updates"]
+        <= TUNING_SHARE * grid,
+    }
+    one_cycle["goal_met"] = all(one_cycle["goal"].values())
 
 
 def summarize(report):
-    """Per data set, optimizer and headline arm: the summary entries."""
+    """Per task, optimizer and arm: the summary entries."""
     summary = []
-    for dataset, optimizer in itertools.product(
-        report["datasets"], report["optimizers"]
+    for task, optimizer in itertools.product(
+        report["tasks"], report["optimizers"]
     ):
-        fixed = _rows(report, dataset, optimizer, "fixed")
-        entries = []
-        for arm in HEADLINE:
-            rows = [
-                r
-                for r in _rows(report, dataset, optimizer, arm.name)
-                if not r.get("failed")
-            ]
-            if rows:
-                entries.append(
-                    _entry(report, dataset, optimizer, arm, rows, fixed)
-                )
-        fixed_test = float(np.mean([r["final_test"] for r in fixed]))
-        _goal_met(entries, report["budgets"][dataset] // 2, fixed_test)
+        fixed = rows_of(report, task, optimizer, "fixed")
+        target = float(np.mean([r["final_val"] for r in fixed]))
+        entries = [
+            _entry(report, task, optimizer, arm, rows, target)
+            for arm in HEADLINE
+            if (rows := rows_of(report, task, optimizer, arm.name))
+        ]
+        _judge(entries)
         summary += entries
     return summary
 
 
-def rule_table(report):
-    """The rule comparison: each rule's score and cells."""
-    table = []
-    for rule, score in report["rule_scores"].items():
-        entry = {"rule": rule, "score": score, "cells": {}}
-        for dataset, optimizer, policy in itertools.product(
-            report["datasets"], report["optimizers"], POLICIES
-        ):
-            key = f"{dataset} {optimizer}"
-            tests = report["range_tests"][key].values()
-            tops = [t["suggestions"][rule][1] for t in tests]
-            rows = _rows(
-                report, dataset, optimizer, rule_arm(rule, policy).name
-            )
-            entry["cells"][f"{key} {policy}"] = {
-                "final_val": mean_std([r["final_val"] or 0.0 for r in rows]),
-                "median_max_lr": float(np.nanmedian(tops))
-                if np.isfinite(tops).any()
-                else math.nan,
-            }
-        table.append(entry)
-    return table
+def scoreboard(summary):
+    """1cycle's won/tied/lost against each baseline, per task role."""
+    board = {}
+    for entry in summary:
+        if entry["arm"] != ONE_CYCLE.name:
+            continue
+        role = board.setdefault(
+            entry["role"],
+            {b.name: {"won": 0, "tied": 0, "lost": 0} for b in BASELINES},
+        )
+        for baseline, outcome in entry["verdicts"].items():
+            if outcome in role[baseline]:
+                role[baseline][outcome] += 1
+        role.setdefault("goal met", [0, 0])
+        role["goal met"][0] += bool(entry.get("goal_met"))
+        role["goal met"][1] += 1
+    return board
 
 
 def complete(report):
-    """Adds the "summary" and "rules" tables to a run's report."""
+    """Adds the "summary" and "scoreboard" tables to a run's report."""
     report["summary"] = summarize(report)
-    report["rules"] = rule_table(report)
+    report["scoreboard"] = scoreboard(report["summary"])
     return report
 
 
@@ -222,117 +217,143 @@ def _fmt(pair, digits=3):
 
 def _fmt_updates(value, reached, n):
     """Updates to a target, with how many seeds reached it."""
-    if reached == 0 or value is None or not math.isfinite(value):
+    if reached == 0 or not math.isfinite(value):
         return f"never (0/{n})"
     return f"{value:,.0f} ({reached}/{n})"
 
 
 def _pair_markdown(report, entries):
-    """The headline table of one data set and optimizer."""
-    name, opt = entries[0]["dataset"], entries[0]["optimizer"]
+    """The table of one task and optimizer."""
+    first = entries[0]
+    task = first["task"]
     lines = [
-        f"**{name}, {opt}** (target: fixed's final validation "
-        f"accuracy {entries[0]['target_val']:.3f}; B = "
-        f"{report['budgets'][name]:,})",
+        f"**{task}** ({first['role']}), **{first['optimizer']}**: target "
+        f"= fixed's mean final validation accuracy "
+        f"{first['target_val']:.3f}; B = {report['budgets'][task]:,}",
         "",
     ]
-    head = ["arm", "rates", "updates", "updates to target (val)"]
-    if name == "mnist1d":
-        head.append("updates to 94% (test)")
-    head += ["final val", "final test", "s/run", "tuning cost", "vs fixed"]
+    head = [
+        "arm",
+        "rates",
+        "updates",
+        "final test",
+        "final val",
+        "updates to target",
+        "tuning (updates)",
+        "tuning + updates to target",
+        "diverged",
+        "vs defaults / fixed / cosine",
+    ]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in entries:
+        verdicts = e.get("verdicts")
+        compute = e["compute_to_target"]
         cells = [
             e["arm"],
             e["rates"],
             f"{e['updates']:,}",
-            _fmt_updates(e["updates_to_target"], e["reached"], e["n"]),
-        ]
-        if name == "mnist1d":
-            cells.append(
-                _fmt_updates(e["updates_to_94"], e["reached_94"], e["n"])
-            )
-        cells += [
-            _fmt(e["final_val"]),
             _fmt(e["final_test"]),
-            f"{e['wall_s']:.1f}",
-            e["tuning"],
-            e.get("verdict", ""),
+            _fmt(e["final_val"]),
+            _fmt_updates(e["updates_to_target"], e["reached"], e["n"]),
+            f"{e['tuning_updates']:,.0f}",
+            f"{compute:,.0f}" if math.isfinite(compute) else "-",
+            f"{e['diverged']}/{e['n']}",
+            " / ".join(verdicts.get(b.name, "-") for b in BASELINES)
+            if verdicts
+            else "",
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    goals = [
-        f"{e['arm']}: {'met' if e['goal_met'] else 'not met'}"
-        for e in entries
-        if "goal_met" in e
-    ]
-    lines += [
-        "",
-        "Goal (half the updates, at least as accurate): "
-        + "; ".join(goals)
-        + ".",
-        "",
-    ]
+    for e in entries:
+        if "goal" in e:
+            missed = [k for k, ok in e["goal"].items() if not ok]
+            lines += [
+                "",
+                "Goal (1cycle): "
+                + ("met" if e["goal_met"] else "missed: " + ", ".join(missed))
+                + ".",
+            ]
+    lines.append("")
     return lines
 
 
-def _rules_markdown(report):
-    """The rule comparison's table."""
+def scoreboard_markdown(report):
+    """1cycle's won/tied/lost per task role, as Markdown."""
     lines = [
-        f"**Suggestion rules** (mean final validation accuracy after "
-        f"B/2 updates, {min(RULE_SEEDS, report['seeds'])} seeds; "
-        "median suggested max_lr in brackets)",
-        "",
+        "| tasks | vs "
+        + " | vs ".join(b.name for b in BASELINES)
+        + " | goal met |",
+        "|" + "---|" * (len(BASELINES) + 2),
     ]
-    cells = list(report["rules"][0]["cells"])
-    lines.append("| rule | " + " | ".join(cells) + " | mean |")
-    lines.append("|" + "---|" * (len(cells) + 2))
-    for entry in report["rules"]:
-        default = entry["rule"] == report["default_rule"]
-        row = [entry["rule"] + (" (default)" if default else "")]
-        for key in cells:
-            cell = entry["cells"][key]
-            row.append(
-                f"{cell['final_val'][0]:.3f} ({cell['median_max_lr']:.2g})"
-            )
-        row.append(f"{entry['score']:.4f}")
-        lines.append("| " + " | ".join(row) + " |")
+    for role, board in report["scoreboard"].items():
+        cells = [
+            "{won} won, {tied} tied, {lost} lost".format(**board[b.name])
+            for b in BASELINES
+        ]
+        met, total = board["goal met"]
+        lines.append(
+            f"| {role} | " + " | ".join(cells) + f" | {met} of {total} |"
+        )
+    return lines
+
+
+def headline_markdown(report):
+    """Final test accuracy of the baselines and 1cycle, per task."""
+    names = [b.name for b in BASELINES] + [ONE_CYCLE.name]
+    lines = [
+        "| task | optimizer | " + " | ".join(names) + " | 1cycle vs "
+        "defaults / fixed / cosine |",
+        "|" + "---|" * (len(names) + 3),
+    ]
+    groups = itertools.groupby(
+        report["summary"], key=lambda e: (e["task"], e["optimizer"])
+    )
+    for (task, optimizer), entries in groups:
+        by_arm = {e["arm"]: e for e in entries}
+        cells = [_fmt(by_arm[n]["final_test"]) for n in names if n in by_arm]
+        verdicts = by_arm.get(ONE_CYCLE.name, {}).get("verdicts", {})
+        shown = " / ".join(verdicts.get(b.name, "-") for b in BASELINES)
+        lines.append(
+            f"| {task} | {optimizer} | " + " | ".join(cells) + f" | {shown} |"
+        )
     return lines
 
 
 def summary_markdown(report):
-    """The headline and rule tables as Markdown."""
-    lines = []
+    """The scoreboard, the headline and the per-task tables as Markdown."""
+    lines = [
+        f"Keras {report.get('keras', '?')}, backend "
+        f"{report.get('backend', '?')}; {report['seeds']} seeds; suggestion "
+        f"rule `{report['rule']}` (the median pair of 3 range tests); wall "
+        f"time {report['wall_s']:.0f} s.",
+        "",
+        "**1cycle against the baselines** (final test accuracy, mean over "
+        "seeds; the verdict rule is PROTOCOL.md's):",
+        "",
+    ]
+    lines += scoreboard_markdown(report) + [""]
+    lines += headline_markdown(report) + [""]
     groups = itertools.groupby(
-        report["summary"], key=lambda e: (e["dataset"], e["optimizer"])
+        report["summary"], key=lambda e: (e["task"], e["optimizer"])
     )
     for _, entries in groups:
         lines += _pair_markdown(report, list(entries))
-    lines += _rules_markdown(report)
-    backend = report.get("backend")
-    shown = f" (Keras backend: {backend})" if backend else ""
-    lines += ["", f"Wall time: {report['wall_s']:.0f} s{shown}."]
     return "\n".join(lines) + "\n"
 
 
 def _csv_row(row, targets):
-    """A run as a runs.csv row, with its updates to the targets."""
+    """A run as a runs.csv row, with its updates to the target."""
     row = dict(row)
-    if row.get("curve_steps"):
-        target = targets.get((row["dataset"], row["optimizer"]))
-        if target is not None:
-            row["updates_to_target"] = first_at(
-                row["curve_steps"], row["curve_val"], target
-            )
-        if row["dataset"] == "mnist1d":
-            row["updates_to_94"] = first_at(
-                row["curve_steps"], row["curve_test"], MNIST1D_TARGET
-            )
+    target = targets.get((row["task"], row["optimizer"]))
+    if row.get("curve_steps") and target is not None:
+        row["updates_to_target"] = first_at(
+            row["curve_steps"], row["curve_val"], target
+        )
     return row
 
 
 def _json_default(value):
     """NumPy scalars as Python numbers, for json.dump."""
-    if isinstance(value, (np.floating, np.integer)):
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
         return value.item()
     raise TypeError(
         f"Cannot write {type(value).__name__} to JSON. Received: {value!r}"
@@ -340,10 +361,9 @@ def _json_default(value):
 
 
 def write(report, output):
-    """Writes runs.csv, runs.json, summary.md and a PNG per data set."""
+    """Writes runs.csv, runs.json, summary.md and a PNG per task."""
     targets = {
-        (e["dataset"], e["optimizer"]): e["target_val"]
-        for e in report["summary"]
+        (e["task"], e["optimizer"]): e["target_val"] for e in report["summary"]
     }
     with open(os.path.join(output, "runs.csv"), "w", newline="") as handle:
         writer = csv.DictWriter(
@@ -356,7 +376,7 @@ def write(report, output):
         json.dump(report, handle, indent=1, default=_json_default)
     with open(os.path.join(output, "summary.md"), "w") as handle:
         handle.write(summary_markdown(report))
-    for name in report["datasets"]:
+    for name in report["tasks"]:
         plot(report, name, os.path.join(output, f"benchmark_{name}.png"))
 
 
@@ -364,7 +384,7 @@ def _plot_arm(ax, report, name, optimizer, arm, color):
     """Draws an arm's mean test accuracy and band; its y-range, or None."""
     rows = [
         r
-        for r in _rows(report, name, optimizer, arm.name)
+        for r in rows_of(report, name, optimizer, arm.name)
         if r.get("curve_steps")
     ]
     if not rows:
@@ -378,7 +398,7 @@ def _plot_arm(ax, report, name, optimizer, arm, color):
         mean,
         style,
         color=f"C{color}",
-        lw=2.5 if arm.name == "fixed" else 1.5,
+        lw=2.5 if arm.name == ONE_CYCLE.name else 1.5,
         label=f"{arm.name} ({len(rows)} seeds)",
     )
     ax.fill_between(
@@ -401,8 +421,6 @@ def plot(report, name, path):
             for color, arm in enumerate(HEADLINE)
         ]
         spans = [s for s in spans if s is not None]
-        if name == "mnist1d":
-            ax.axhline(MNIST1D_TARGET, color="0.4", lw=0.8, ls=":")
         if spans:
             lows, highs = zip(*spans)
             ax.set_ylim(max(0.0, min(lows) - 0.03), min(1.0, max(highs) + 0.01))

@@ -38,11 +38,12 @@ class LRRangeTestResult:
         accuracy_name: The name of the accuracy metric in the logs, or None.
         min_loss_lr: The rate at which the smoothed loss is lowest.
         suggestions: dict of each rule's `(base_lr, max_lr)` pair, for the
-            rules `"minimum"`, `"valley"`, `"steepest"` and `"accuracy"`
+            rules `"minimum"`, `"minimum_third"`, `"valley"`,
+            `"steepest"` and `"accuracy"`
             (see below); a pair of NaN where a rule finds nothing (the
             `"accuracy"` rule without an accuracy metric).
         suggested_max_lr: `max_lr` of the default rule, `DEFAULT_RULE`
-            (`"minimum"`).
+            (`"minimum_third"`).
         suggested_base_lr: `base_lr` of the default rule.
         validation: True when the losses and accuracies are those of the
             held-out data given as `validation_data` (a fixed batch, or
@@ -57,10 +58,13 @@ class LRRangeTestResult:
     first non-finite loss, then the first tenth of the points and the last
     five are skipped):
 
-    - `"minimum"` (fastai; the default): `max_lr` is a tenth of the rate
-      at the smoothed loss' minimum. The loss is lowest just before
-      training diverges, so the minimum itself overestimates the largest
-      stable rate.
+    - `"minimum"` (fastai): `max_lr` is a tenth of the rate at the
+      smoothed loss' minimum. The loss is lowest just before training
+      diverges, so the minimum itself overestimates the largest stable
+      rate.
+    - `"minimum_third"` (the default): a third of that rate, for 1cycle,
+      whose warm-up and annealing take a peak above the best constant rate
+      (Smith & Topin 2017).
     - `"valley"` (fastai's default): the middle of the longest falling
       stretch of the smoothed loss.
     - `"steepest"` (Lightning, torch-lr-finder, fastai's `steep`): the
@@ -69,11 +73,14 @@ class LRRangeTestResult:
       accuracy has made a tenth of its rise, `max_lr` where it has made
       nine tenths (where it stops rising).
 
-    The first three give one rate, `max_lr`, and `base_lr` is a quarter of
-    it (the paper: a third or a quarter). The default rule, `"minimum"`, is
-    the one that measured best in the accuracy benchmark's rule comparison
-    on 5 seeds (docs/benchmark.md, "The suggestion rules"). Look at
-    `plot()`, which marks every rule's rates, to judge them.
+    The first four give one rate, `max_lr`, and `base_lr` is a quarter of
+    it (the paper: a third or a quarter). The default rule,
+    `"minimum_third"`, is the one that measured best, and never diverged,
+    in the accuracy benchmark's rule study on its development tasks
+    (docs/benchmark.md, "The suggestion rules"). The loss minimum moves
+    with the data order: the median of a few sweeps' suggestions (each
+    with its own `seed`) is steadier than one. Look at `plot()`, which
+    marks every rule's rates, to judge them.
 
     `suggest(fn)` and `plot(rule=fn)` also take a rule of your own: a
     function called on the same trimmed curves as the built-in rules.
@@ -95,7 +102,9 @@ class LRRangeTestResult:
         ... )
         >>> round(result.min_loss_lr, 4)  # the rate at the lowest loss
         0.5623
-        >>> [round(lr, 4) for lr in result.suggest("minimum")]  # the default
+        >>> [round(lr, 4) for lr in result.suggest()]  # the default
+        [0.0469, 0.1874]
+        >>> [round(lr, 4) for lr in result.suggest("minimum")]
         [0.0141, 0.0562]
     """
 

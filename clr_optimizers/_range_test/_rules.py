@@ -13,8 +13,9 @@ The rules that find one rate (`minimum`, `valley`, `steepest`) use it as
 `max_lr` and a quarter of it as `base_lr` (Smith 2017, section 3.3: "set
 base_lr to be 1/3 or 1/4 of max_lr"):
 
-- `minimum`, this package's default: `max_lr = lr[argmin(loss)] / 10`
-  (fastai `minimum`).
+- `minimum`: `max_lr = lr[argmin(loss)] / 10` (fastai `minimum`).
+- `minimum_third`, this package's default: `max_lr = lr[argmin(loss)] / 3`,
+  for 1cycle's higher peak (Smith & Topin 2017).
 - `valley`: `max_lr` in the middle of the longest falling stretch of the
   loss (fastai `valley`, fastai's default).
 - `steepest`: `max_lr = lr[argmin(d loss / d log lr)]` (Lightning
@@ -38,15 +39,17 @@ from clr_optimizers._validation import check_rule_arity
 from clr_optimizers._validation import check_suggested_pair
 from clr_optimizers._validation import check_suggestion_rule
 
-RULES = ("minimum", "valley", "steepest", "accuracy")
+RULES = ("minimum", "minimum_third", "valley", "steepest", "accuracy")
 # The rule behind `suggested_base_lr` and `suggested_max_lr`: the one that
-# measured best in the accuracy benchmark's rule comparison (all 5 seeds;
-# docs/benchmark.md, "The suggestion rules").
-DEFAULT_RULE = "minimum"
+# measured best, never diverging, in the accuracy benchmark's rule study on
+# its development tasks (docs/benchmark.md, "The suggestion rules").
+DEFAULT_RULE = "minimum_third"
 # base_lr = max_lr / BASE_RATIO for the rules that find one rate.
 BASE_RATIO = 4.0
 # `minimum`: max_lr = (rate at the lowest loss) / MINIMUM_DIVISOR.
 MINIMUM_DIVISOR = 10.0
+# `minimum_third`: max_lr = (rate at the lowest loss) / MINIMUM_THIRD_DIVISOR.
+MINIMUM_THIRD_DIVISOR = 3.0
 # `accuracy`: base where the accuracy has made ACCURACY_START of its rise,
 # max where it has made ACCURACY_STOP of it.
 ACCURACY_START = 0.1
@@ -128,6 +131,29 @@ def minimum(learning_rates, losses):
     if not len(losses):
         return _NAN_PAIR
     return _pair(lrs[int(np.argmin(losses))] / MINIMUM_DIVISOR)
+
+
+def minimum_third(learning_rates, losses):
+    """`max_lr` = (rate at the lowest smoothed loss) / 3; base a quarter.
+
+    `max_lr = lr[argmin(loss)] / 3`, `base_lr = max_lr / 4`.
+
+    For 1cycle, whose warm-up and annealing tolerate a peak above the best
+    constant rate (Smith & Topin 2017, "Super-Convergence", section 3: the
+    peak is taken near where the range test's loss stops falling), a third
+    of the rate at the loss minimum instead of fastai's tenth. The minimum
+    moves with the data order; taking the median of several sweeps' pairs
+    steadies it.
+
+    Examples:
+        >>> lrs = np.array([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+        >>> [round(v, 6) for v in minimum_third(lrs, [2.0, 1.5, 1.0, 0.3, 3])]
+        [0.008333, 0.033333]
+    """
+    lrs, losses = _arrays(learning_rates, losses)
+    if not len(losses):
+        return _NAN_PAIR
+    return _pair(lrs[int(np.argmin(losses))] / MINIMUM_THIRD_DIVISOR)
 
 
 def valley(learning_rates, losses):
@@ -268,9 +294,15 @@ def suggest(rule, learning_rates, losses, accuracies=None):
         return check_suggested_pair(rule(*curves), rule)
     if rule == "accuracy":
         return accuracy(lrs, losses, accuracies)
-    return {"minimum": minimum, "valley": valley, "steepest": steepest}[rule](
-        lrs, losses
-    )
+    return _ONE_RATE_RULES[rule](lrs, losses)
+
+
+_ONE_RATE_RULES = {
+    "minimum": minimum,
+    "minimum_third": minimum_third,
+    "valley": valley,
+    "steepest": steepest,
+}
 
 
 def suggest_all(learning_rates, losses, accuracies=None):
