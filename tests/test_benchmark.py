@@ -423,3 +423,50 @@ def test_verdict():
     assert report.verdict([0.8, 0.81, 0.82], [0.9, 0.91, 0.92]) == "lost"
     assert report.verdict([0.8, 0.9, 0.85], [0.82, 0.88, 0.86]) == "tied"
     assert report.verdict([0.9], [0.8, 0.81]) == "n/a"
+
+
+def test_the_diagnosis_reruns_the_recorded_1cycle_runs(tmp_path, no_downloads):
+    from benchmarks.accuracy import diagnosis
+
+    out = tmp_path / "run"
+    results = run.run_benchmark(
+        tasks="digits-mlp",
+        optimizer="sgd",
+        quick=True,
+        output=str(out),
+        stream=None,
+    )
+    assert (
+        diagnosis.main(
+            [
+                "--runs",
+                str(out / "runs.json"),
+                "--tasks",
+                "digits-mlp",
+                "-o",
+                str(tmp_path / "diagnosis"),
+            ]
+        )
+        == 0
+    )
+    saved = json.loads((tmp_path / "diagnosis" / "diagnosis.json").read_text())
+    variants = {r["variant"]: r for r in saved["rows"]}
+    assert set(variants) == {*RULES, diagnosis.PEAK}
+    (one_cycle,) = [r for r in results["runs"] if r["arm"] == "1cycle"]
+    # The default rule's run is the benchmark's own 1cycle run, again.
+    assert variants[DEFAULT_RULE]["max_lr"] == one_cycle["max_lr"]
+    assert variants[DEFAULT_RULE]["final_test"] == one_cycle["final_test"]
+    peak = results["tuned_rates"]["digits-mlp sgd cosine"]
+    assert variants[diagnosis.PEAK]["max_lr"] == peak
+    text = (tmp_path / "diagnosis" / "diagnosis.md").read_text()
+    assert "| digits-mlp | sgd | cosine peak |" in text
+
+
+def test_the_diagnosis_refuses_tasks_the_run_did_not_have(tmp_path, capsys):
+    from benchmarks.accuracy import diagnosis
+
+    path = tmp_path / "runs.json"
+    path.write_text(json.dumps({"backend": BACKEND, "tasks": ["digits-mlp"]}))
+    with pytest.raises(SystemExit):
+        diagnosis.main(["--runs", str(path), "--tasks", "teacher-mlp"])
+    assert "Received: ['teacher-mlp']" in capsys.readouterr().err
