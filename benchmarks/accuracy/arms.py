@@ -15,6 +15,11 @@ GRIDS = {
 }
 
 
+def usable(base, top):
+    """Whether a suggested (base_lr, max_lr) pair can be trained with."""
+    return math.isfinite(base) and math.isfinite(top) and top > 0 and base > 0
+
+
 def grid(optimizer, quick):
     """The rates tried for `optimizer` (only the 4th with `quick`)."""
     rates = GRIDS[optimizer]
@@ -130,7 +135,7 @@ class ClrArm(Arm):
     def rates(self, results, job):
         """The seed's suggested pair, or None when it is not usable."""
         base, top = results.suggestion(job)
-        if not (math.isfinite(base) and math.isfinite(top) and top > 0):
+        if not usable(base, top):
             return None
         return {"base_lr": base, "max_lr": top}
 

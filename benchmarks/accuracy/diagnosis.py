@@ -38,10 +38,10 @@ def _baseline_tests(record, task, optimizer, arm):
 def diagnose(record, tasks, stream=sys.stdout):
     """1cycle from every rule and from the cosine peak; the table rows."""
     from benchmarks.accuracy.arms import ONE_CYCLE_DIV
+    from benchmarks.accuracy.arms import usable
     from benchmarks.accuracy.backend import one_torch_thread
     from benchmarks.accuracy.progress import Log
     from benchmarks.accuracy.range_tests import combined
-    from benchmarks.accuracy.range_tests import usable
     from benchmarks.accuracy.tasks import Task
     from benchmarks.accuracy.training import Trainers
 
@@ -94,21 +94,14 @@ def summarize(record, rows):
     for (task, optimizer, variant), group in itertools.groupby(
         sorted(rows, key=key), key=key
     ):
+        group = list(group)
         tests = [r["final_test"] for r in group]
         table.append(
             {
                 "task": task,
                 "optimizer": optimizer,
                 "variant": variant,
-                "max_lr": float(
-                    np.median(
-                        [
-                            r["max_lr"]
-                            for r in rows
-                            if key(r) == (task, optimizer, variant)
-                        ]
-                    )
-                ),
+                "max_lr": float(np.median([r["max_lr"] for r in group])),
                 "final_test": mean_std(tests),
                 "vs fixed": verdict(
                     tests, _baseline_tests(record, task, optimizer, "fixed")

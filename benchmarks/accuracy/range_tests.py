@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 import clr_optimizers as co
+from benchmarks.accuracy.arms import usable
 
 RANGE = {"min_lr": 1e-5, "max_lr": 10.0, "steps": 240}
 QUICK_STEPS = 20
@@ -78,7 +79,7 @@ def one_sweep(task, optimizer, seed, sweep, quick):
 def median_pair(pairs):
     """The median base_lr and median max_lr of the usable pairs.
 
-    NaNs when no pair is usable (see `usable`).
+    NaNs when no pair is usable (see `arms.usable`).
 
     Examples:
         >>> median_pair([[1.0, 4.0], [2.0, 8.0], [float("nan")] * 2, [3, 2]])
@@ -98,8 +99,3 @@ def combined(sweeps, count=SWEEPS):
         rule: median_pair([s["suggestions"][rule] for s in used])
         for rule in used[0]["suggestions"]
     }
-
-
-def usable(base, top):
-    """Whether a suggested (base_lr, max_lr) pair can be trained with."""
-    return math.isfinite(base) and math.isfinite(top) and top > 0 and base > 0

@@ -51,11 +51,11 @@ def median_spread(tops, count=3):
 
 def study(seeds=5, quick=False, stream=sys.stdout):
     """Runs the rule study on the current backend; returns its record."""
+    from benchmarks.accuracy.arms import usable
     from benchmarks.accuracy.backend import one_torch_thread
     from benchmarks.accuracy.progress import Log
     from benchmarks.accuracy.range_tests import combined
     from benchmarks.accuracy.range_tests import one_sweep
-    from benchmarks.accuracy.range_tests import usable
     from benchmarks.accuracy.tasks import DEVELOPMENT
     from benchmarks.accuracy.tasks import Task
     from benchmarks.accuracy.training import Trainers

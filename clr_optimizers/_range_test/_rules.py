@@ -112,6 +112,14 @@ def _pair(max_lr):
 _NAN_PAIR = (math.nan, math.nan)
 
 
+def _below_minimum(learning_rates, losses, divisor):
+    """The pair with `max_lr = lr[argmin(loss)] / divisor`; NaN if empty."""
+    lrs, losses = _arrays(learning_rates, losses)
+    if not len(losses):
+        return _NAN_PAIR
+    return _pair(lrs[int(np.argmin(losses))] / divisor)
+
+
 def minimum(learning_rates, losses):
     """`max_lr` = (rate at the lowest smoothed loss) / 10; base a quarter.
 
@@ -127,10 +135,7 @@ def minimum(learning_rates, losses):
         >>> minimum(lrs, [2.0, 1.5, 1.0, 0.5, 3.0])
         (0.0025, 0.01)
     """
-    lrs, losses = _arrays(learning_rates, losses)
-    if not len(losses):
-        return _NAN_PAIR
-    return _pair(lrs[int(np.argmin(losses))] / MINIMUM_DIVISOR)
+    return _below_minimum(learning_rates, losses, MINIMUM_DIVISOR)
 
 
 def minimum_third(learning_rates, losses):
@@ -150,10 +155,7 @@ def minimum_third(learning_rates, losses):
         >>> [round(v, 6) for v in minimum_third(lrs, [2.0, 1.5, 1.0, 0.3, 3])]
         [0.008333, 0.033333]
     """
-    lrs, losses = _arrays(learning_rates, losses)
-    if not len(losses):
-        return _NAN_PAIR
-    return _pair(lrs[int(np.argmin(losses))] / MINIMUM_THIRD_DIVISOR)
+    return _below_minimum(learning_rates, losses, MINIMUM_THIRD_DIVISOR)
 
 
 def valley(learning_rates, losses):
