@@ -29,6 +29,9 @@ from clr_optimizers._optimizers import Lamb
 from clr_optimizers._optimizers import Lion
 from clr_optimizers._optimizers import Nadam
 from clr_optimizers._optimizers import RMSprop
+from clr_optimizers._peak import FindMaxLRResult
+from clr_optimizers._peak import Trial
+from clr_optimizers._peak import find_max_lr
 from clr_optimizers._plotting import plot_history
 from clr_optimizers._plotting import plot_schedule
 from clr_optimizers._policy._cyclical import cyclical_learning_rate
@@ -56,6 +59,7 @@ __all__ = [
     "CyclicalLR",
     "CyclicLR",
     "CycleSnapshots",
+    "FindMaxLRResult",
     "FitSchedule",
     "Ftrl",
     "Lamb",
@@ -64,7 +68,9 @@ __all__ = [
     "Nadam",
     "OneCycle",
     "RMSprop",
+    "Trial",
     "cyclical_learning_rate",
+    "find_max_lr",
     "lr_range_test",
     "plot_history",
     "plot_schedule",

@@ -1,10 +1,12 @@
 """The accuracy benchmark (benchmarks/accuracy): every arm runs on every task
-(`--quick`; who wins is not tested), on the backend the tests run on, and bad
-input gets a clear error."""
+of `QUICK_TASKS` (`--quick`; who wins is not tested), on the backend the tests
+run on; the confirmation tasks' data and models are as specified; bad input
+gets a clear error."""
 
 import csv
 import json
 import math
+import os
 import pathlib
 import re
 import sys
@@ -21,6 +23,7 @@ from benchmarks.accuracy import report
 from benchmarks.accuracy import rule_study
 from benchmarks.accuracy import run
 from benchmarks.accuracy import tasks
+from benchmarks.accuracy import training
 from benchmarks.accuracy.__main__ import main
 from clr_optimizers._range_test._rules import DEFAULT_RULE
 from clr_optimizers._range_test._rules import RULES
@@ -28,9 +31,12 @@ from clr_optimizers._range_test._rules import RULES
 pytest.importorskip("sklearn")
 pytest.importorskip("mnist1d")
 pytest.importorskip("matplotlib")
+pytest.importorskip("statsmodels")
 
 PACKAGE = pathlib.Path(arms.__file__).parent
 BACKEND = keras.backend.backend()
+# The tasks the `--quick` run trains: a group of `tasks.GROUPS`.
+QUICK_TASKS = "development"
 
 
 @pytest.fixture
@@ -48,33 +54,56 @@ def no_downloads(monkeypatch):
 def test_quick_runs_every_arm_on_every_task(tmp_path, no_downloads):
     out = tmp_path / "results"
     results = run.run_benchmark(
-        quick=True, seeds=1, output=str(out), stream=None
+        tasks=QUICK_TASKS, quick=True, seeds=1, output=str(out), stream=None
     )
+    quick_tasks = tasks.select_tasks(QUICK_TASKS)
+    assert results["tasks"] == quick_tasks
     runs = results["runs"]
-    for task in tasks.TASKS:
+    for task in quick_tasks:
         for optimizer in arms.OPTIMIZERS:
+            expected = [
+                arm.name
+                for arm in arms.arms_of_run()
+                if arm.runs_with(optimizer)
+            ]
             ran = {
                 r["arm"]
                 for r in runs
                 if r["task"] == task and r["optimizer"] == optimizer
             }
-            assert {"grid fixed", "grid cosine", *arms.ARMS} == ran, ran
+            assert {"grid fixed", "grid cosine", *expected} == ran, ran
             summary_arms = [
                 e["arm"]
                 for e in results["summary"]
                 if e["task"] == task and e["optimizer"] == optimizer
             ]
-            assert summary_arms == list(arms.ARMS)
+            assert summary_arms == expected
             assert len(results["range_tests"][f"{task} {optimizer}"]) == 1
+    assert {r["arm"] for r in runs if r["optimizer"] == "sgd"}.isdisjoint(
+        {arms.SCHEDULE_FREE.name, arms.SCHEDULE_FREE_ALGOPERF.name}
+    )
     roles = {r["task"]: r["role"] for r in runs}
     assert {t for t, role in roles.items() if role == "development"} == set(
         tasks.DEVELOPMENT
-    )
-    assert set(results["scoreboard"]) == {"development", "confirmation"}
+    ) & set(quick_tasks)
+    assert set(results["scoreboard"]) == set(roles.values())
+    for role in results["scoreboard"].values():
+        assert set(role) == {
+            arms.ONE_CYCLE.name,
+            arms.FIND_MAX_LR.name,
+            arms.SCHEDULE_FREE.name,
+            arms.SCHEDULE_FREE_ALGOPERF.name,
+        }
+        assert [name for name, arm in role.items() if "goal" in arm] == [
+            arms.FIND_MAX_LR.name
+        ]
+    assert {r["metric"] for r in runs} == {
+        tasks.SETTINGS[t].metric for t in quick_tasks
+    }
     assert results["rule"] == DEFAULT_RULE
     assert results["backend"] == BACKEND
     names = ["runs.csv", "runs.json", "summary.md"]
-    names += [f"benchmark_{t}.png" for t in tasks.TASKS]
+    names += [f"benchmark_{t}.png" for t in quick_tasks]
     for name in names:
         assert (out / name).stat().st_size > 0, name
     with open(out / "runs.csv") as handle:
@@ -83,6 +112,7 @@ def test_quick_runs_every_arm_on_every_task(tmp_path, no_downloads):
     assert {
         "task",
         "role",
+        "metric",
         "optimizer",
         "arm",
         "seed",
@@ -94,7 +124,9 @@ def test_quick_runs_every_arm_on_every_task(tmp_path, no_downloads):
     saved = json.loads((out / "runs.json").read_text())
     assert saved["rule"] == DEFAULT_RULE
     text = (out / "summary.md").read_text()
-    assert "| confirmation |" in text and "| 1cycle |" in text
+    assert f"| {arms.ONE_CYCLE.name} |" in text
+    assert f"| {quick_tasks[0]} | accuracy | adam |" in text
+    assert "final test accuracy" in text
     assert f"backend {BACKEND}" in text
 
 
@@ -209,6 +241,7 @@ def test_cli_passes_its_options(monkeypatch, tmp_path):
     assert main(["--backend", BACKEND, "--quick", "-o", str(tmp_path)]) == 0
     argv = ["--backend", BACKEND, "--tasks", "confirmation", "digits-mlp"]
     argv += ["--optimizer", "adam", "--seeds", "3", "--rule", "valley"]
+    argv += ["--without-find-max-lr"]
     assert main([*argv, "--out", str(tmp_path)]) == 0
     assert calls == [
         {
@@ -218,6 +251,7 @@ def test_cli_passes_its_options(monkeypatch, tmp_path):
             "quick": True,
             "output": str(tmp_path),
             "rule": None,
+            "with_find_max_lr": True,
         },
         {
             "tasks": ["confirmation", "digits-mlp"],
@@ -226,6 +260,7 @@ def test_cli_passes_its_options(monkeypatch, tmp_path):
             "quick": False,
             "output": str(tmp_path),
             "rule": "valley",
+            "with_find_max_lr": False,
         },
     ]
     assert run.DEFAULT_OUTPUT == "benchmark_results"
@@ -242,14 +277,29 @@ def test_the_default_backend(monkeypatch):
 
 def test_select_tasks():
     assert tasks.select_tasks("all") == list(tasks.TASKS)
-    assert tasks.select_tasks("development") == ["mnist1d-cnn", "digits-mlp"]
-    assert tasks.select_tasks(["teacher-mlp", "development"]) == [
+    assert tasks.select_tasks("development") == [
         "mnist1d-cnn",
         "digits-mlp",
+        "mnist1d-mlp",
+        "mnist1d-gru",
         "teacher-mlp",
+        "clusters-mlp",
     ]
-    assert len(tasks.CONFIRMATION) >= 3
+    assert tasks.select_tasks("confirmation") == [
+        "friedman-mlp",
+        "fair-mlp",
+        "shapes-cnn",
+        "hastie-bn",
+    ]
+    assert tasks.select_tasks(["hastie-bn", "development", "digits-mlp"]) == [
+        *tasks.DEVELOPMENT,
+        "hastie-bn",
+    ]
     assert not set(tasks.CONFIRMATION) & set(tasks.DEVELOPMENT)
+    assert set(tasks.SETTINGS) == set(tasks.TASKS)
+    for settings in tasks.SETTINGS.values():
+        assert settings.metric in tasks.METRICS
+        assert (settings.budget // 2) % settings.every == 0
 
 
 def test_the_package_has_no_benchmark_command(capsys):
@@ -279,11 +329,25 @@ def test_arms_and_grids():
         "defaults",
         "fixed",
         "cosine",
-        "1cycle",
-        "1cycle B/2",
-        "triangular2",
-        "triangular2 B/2",
+        "1cycle (range test)",
+        "schedule-free",
+        "schedule-free AlgoPerf",
     )
+    assert arms.arms_of_run(with_find_max_lr=False) == arms.HEADLINE
+    assert arms.arms_of_run() == (*arms.HEADLINE, arms.FIND_MAX_LR)
+    assert arms.FIND_MAX_LR.name == "1cycle (find_max_lr)"
+    assert arms.FIND_MAX_LR.tuning == "find_max_lr"
+    assert arms.FIND_MAX_LR.kind == "onecycle-callback"
+    for arm in (arms.SCHEDULE_FREE, arms.SCHEDULE_FREE_ALGOPERF):
+        assert arm.runs_with("adam") and not arm.runs_with("sgd")
+    assert all(arm.runs_with("sgd") for arm in arms.REFERENCES)
+    assert arms.BASELINES == (*arms.REFERENCES, arms.SCHEDULE_FREE)
+    assert arms.GOAL_ARMS == (arms.FIND_MAX_LR,)
+    assert arms.arm_named("fixed") is arms.FIXED
+    with pytest.raises(ValueError, match="Received: name='triangular2'"):
+        arms.arm_named("triangular2")
+    assert arms.algoperf_warmup(1500) == 30
+    assert arms.algoperf_warmup(1000) == 20
     np.testing.assert_allclose(
         arms.GRIDS["sgd"], [10**-2.5, 0.01, 10**-1.5, 0.1, 10**-0.5, 1.0]
     )
@@ -309,7 +373,8 @@ def test_batch_order_reshuffles_every_pass():
 
 @pytest.mark.parametrize("kind", sorted(models.MODELS))
 def test_a_seed_fixes_the_initial_weights(kind):
-    shape = (40, 1) if kind in ("cnn", "gru") else (20,)
+    shapes = {"cnn": (40, 1), "gru": (40, 1), "cnn2d": (16, 16, 1)}
+    shape = shapes.get(kind, (20,))
     first = models.build_model(kind, shape, 5, seed=1).get_weights()
     again = models.build_model(kind, shape, 5, seed=1).get_weights()
     other = models.build_model(kind, shape, 5, seed=2).get_weights()
@@ -378,8 +443,10 @@ def test_the_rule_study_never_touches_a_confirmation_task(monkeypatch):
         original(self, name, quick, seeds)
 
     monkeypatch.setattr(tasks.Task, "__init__", spy)
+    # Two of the development tasks, for time: the study's loop is the same.
+    monkeypatch.setattr(tasks, "DEVELOPMENT", ("digits-mlp", "clusters-mlp"))
     record = rule_study.study(seeds=1, quick=True, stream=None)
-    assert loaded == list(tasks.DEVELOPMENT)
+    assert loaded == ["digits-mlp", "clusters-mlp"]
     assert record["default_rule"] in RULES
     assert {r["rule"] for r in record["rows"]} == set(RULES)
 
@@ -395,27 +462,80 @@ def _entry(arm, tests, tuning, diverged=0):
 
 def test_the_goal_follows_the_verdicts():
     good = [0.90, 0.91, 0.92]
+    name = arms.FIND_MAX_LR.name
     entries = [
         _entry("defaults", [0.80, 0.81, 0.82], 0),
         _entry("fixed", [0.90, 0.905, 0.915], 12000),
         _entry("cosine", [0.91, 0.92, 0.90], 12000),
-        _entry("1cycle", good, 720),
+        _entry(arms.ONE_CYCLE.name, good, 720),
+        _entry(arms.SCHEDULE_FREE.name, [0.80, 0.81, 0.82], 0),
+        _entry(name, good, 2400),
     ]
     report._judge(entries)
-    assert entries[3]["verdicts"] == {
+    assert all("verdicts" not in e for e in entries[:3])
+    assert entries[5]["verdicts"] == {
         "defaults": "won",
         "fixed": "tied",
         "cosine": "tied",
+        "schedule-free": "won",
     }
-    assert entries[3]["goal_met"]
-    entries[3] = _entry("1cycle", good, 2401)
+    assert entries[5]["goal"] == {
+        "ties or beats cosine": True,
+        "beats defaults": True,
+        "beats schedule-free": True,
+        "tuning <= cosine grid / 5": True,
+    }
+    # Schedule-free is judged against the others, not itself; only the
+    # find_max_lr arm has a goal.
+    assert entries[4]["verdicts"] == {
+        "defaults": "tied",
+        "fixed": "lost",
+        "cosine": "lost",
+    }
+    assert "goal" not in entries[3] and "goal" not in entries[4]
+    entries[5] = _entry(name, good, 2401)
     report._judge(entries)
-    assert entries[3]["goal"]["tuning <= grid / 5"] is False
-    assert not entries[3]["goal_met"]
-    entries[3] = _entry("1cycle", [0.80, 0.81, 0.82], 720)
+    assert entries[5]["goal"]["tuning <= cosine grid / 5"] is False
+    entries[5] = _entry(name, [0.80, 0.81, 0.82], 720)
     report._judge(entries)
-    assert entries[3]["verdicts"]["fixed"] == "lost"
-    assert not entries[3]["goal_met"]
+    assert entries[5]["goal"]["ties or beats cosine"] is False
+    assert entries[5]["goal"]["beats defaults"] is False
+    # On an SGD pair, there is no schedule-free to beat.
+    del entries[4]
+    report._judge(entries)
+    assert "beats schedule-free" not in entries[4]["goal"]
+
+
+def test_the_goal_over_a_roles_pairs():
+    name = arms.FIND_MAX_LR.name
+
+    def pair(cosine=True, defaults=True):
+        return {
+            "role": "confirmation",
+            "arm": name,
+            "verdicts": {"cosine": "tied", "defaults": "won"},
+            "goal": {
+                "ties or beats cosine": cosine,
+                "beats defaults": defaults,
+                "tuning <= cosine grid / 5": True,
+            },
+        }
+
+    board = report.scoreboard([pair(), pair(), pair(defaults=False)])
+    (arm,) = board["confirmation"].values()
+    assert arm["goal"]["beats defaults"] == [2, 3]
+    assert arm["cosine"] == {"won": 0, "tied": 3, "lost": 0}
+    assert arm["goal met"]
+    # Most pairs is not enough where every pair is needed, and half is not
+    # most.
+    board = report.scoreboard([pair(), pair(), pair(cosine=False)])
+    assert not board["confirmation"][name]["goal met"]
+    board = report.scoreboard([pair(), pair(defaults=False)])
+    assert not board["confirmation"][name]["goal met"]
+    text = report.scoreboard_markdown({"scoreboard": board})
+    assert "missed: ties or beats cosine 2/2 (every pair), beats defaults" in (
+        "\n".join(text)
+    )
 
 
 def test_verdict():
@@ -452,7 +572,9 @@ def test_the_diagnosis_reruns_the_recorded_1cycle_runs(tmp_path, no_downloads):
     saved = json.loads((tmp_path / "diagnosis" / "diagnosis.json").read_text())
     variants = {r["variant"]: r for r in saved["rows"]}
     assert set(variants) == {*RULES, diagnosis.PEAK}
-    (one_cycle,) = [r for r in results["runs"] if r["arm"] == "1cycle"]
+    (one_cycle,) = [
+        r for r in results["runs"] if r["arm"] == arms.ONE_CYCLE.name
+    ]
     # The default rule's run is the benchmark's own 1cycle run, again.
     assert variants[DEFAULT_RULE]["max_lr"] == one_cycle["max_lr"]
     assert variants[DEFAULT_RULE]["final_test"] == one_cycle["final_test"]
@@ -470,3 +592,293 @@ def test_the_diagnosis_refuses_tasks_the_run_did_not_have(tmp_path, capsys):
     with pytest.raises(SystemExit):
         diagnosis.main(["--runs", str(path), "--tasks", "teacher-mlp"])
     assert "Received: ['teacher-mlp']" in capsys.readouterr().err
+
+
+# The confirmation tasks, as specified: each split's shape, dtype and class
+# balance, and the model's output (none of them is trained here).
+CONFIRMATION_SPLITS = {
+    "friedman-mlp": ((10,), "float32", (3200, 800, 1000), "r2", 1),
+    "fair-mlp": ((8,), "int32", (4566, 800, 1000), "accuracy", 2),
+    "shapes-cnn": ((16, 16, 1), "int32", (4200, 800, 1000), "accuracy", 5),
+    "hastie-bn": ((10,), "int32", (4200, 800, 1000), "accuracy", 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIRMATION_SPLITS))
+def test_the_confirmation_tasks_data_and_models(name, no_downloads):
+    shape, label_dtype, sizes, metric, outputs = CONFIRMATION_SPLITS[name]
+    task = tasks.Task(name, quick=False, seeds=2)
+    assert task.role == "confirmation"
+    assert task.metric == metric and task.outputs == outputs
+    splits = [
+        (task.x, task.y),
+        (task.x_val, task.y_val),
+        (task.x_test, task.y_test),
+    ]
+    for (x, y), size in zip(splits, sizes):
+        assert x.shape == (size, *shape) and x.dtype == "float32"
+        assert y.shape == (size,) and y.dtype == label_dtype
+        assert np.all(np.isfinite(x))
+        if task.regression:
+            assert np.all(np.isfinite(y))
+        else:
+            counts = np.bincount(y, minlength=outputs)
+            assert counts.min() > 0
+            # Stratified: each split's class shares are the training's.
+            np.testing.assert_allclose(
+                counts / size, np.bincount(task.y) / len(task.y), atol=0.01
+            )
+    flat = task.x.reshape(len(task.x), -1)
+    if name != "shapes-cnn" and name != "hastie-bn":
+        # Standardized with the training split's mean and std.
+        np.testing.assert_allclose(flat.mean(0), 0.0, atol=1e-5)
+        np.testing.assert_allclose(flat.std(0), 1.0, atol=1e-4)
+    if task.regression:
+        assert abs(task.y.mean()) < 1e-5 and abs(task.y.std() - 1) < 1e-4
+    model = task.build_model(0)
+    assert model.output_shape == (None, outputs)
+    for a, b in zip(task.initial_weights[0], model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_shapes_are_balanced_and_drawn_as_specified():
+    x, y, x_val, y_val, x_test, y_test = tasks.load_data("shapes")
+    labels = np.concatenate([y, y_val, y_test])
+    assert np.bincount(labels).tolist() == [1200] * len(tasks.SHAPES)
+    rows, cols = np.mgrid[0:16, 0:16].astype("float64")
+    areas = {}
+    for shape in tasks.SHAPES:
+        mask = tasks._shape_mask(shape, rows, cols, (8.0, 8.0), 5.0, 1.0)
+        areas[shape] = int(mask.sum())
+        assert mask[8, 8] == (shape != "ring"), shape
+    assert areas["ring"] < areas["disk"] < areas["square"]
+    assert areas["plus"] == 21
+    triangle = tasks._shape_mask("triangle", rows, cols, (8.0, 8.0), 5.0, 1.0)
+    assert triangle[3].sum() == 1 and triangle[13].sum() == 11
+
+
+def test_the_scores():
+    outputs = np.array([[2.0, 1.0], [0.0, 3.0], [np.nan, 9.0], [5.0, 1.0]])
+    assert training.accuracy(outputs, [0, 1, 1, 1]) == 0.5
+    targets = np.array([1.0, 2.0, 3.0, 4.0])
+    assert training.r_squared(targets[:, None], targets) == 1.0
+    assert training.r_squared(np.full((4, 1), 2.5), targets) == 0.0
+    # A non-finite prediction counts as 0.
+    with_nan = np.array([[1.0], [2.0], [np.inf], [4.0]])
+    sse = 3.0**2
+    assert training.r_squared(with_nan, targets) == pytest.approx(1 - sse / 5)
+
+
+def _schedule_free_in_numpy(h, targets, kernel, bias, steps, lr, warmup):
+    """ScheduleFreeAdamW (Defazio et al.) in float64, x kept explicitly.
+
+    A Dense layer on the inputs `h`, the mean squared error, full batches.
+    Returns the (x, y) sequences' last values, each {"kernel", "bias"}.
+    """
+    beta_1, beta_2, epsilon = 0.9, 0.999, 1e-8
+    params = {"kernel": kernel, "bias": bias}
+    x = {k: v.astype("float64") for k, v in params.items()}
+    y = {k: v.copy() for k, v in x.items()}
+    z = {k: v.copy() for k, v in x.items()}
+    v = {k: np.zeros_like(p) for k, p in x.items()}
+    for t in range(1, steps + 1):
+        error = h @ y["kernel"] + y["bias"] - targets
+        grad_out = 2.0 * error / error.size
+        grads = {"kernel": h.T @ grad_out, "bias": grad_out.sum(0)}
+        rate = lr * min(t / warmup, 1.0)
+        for k, g in grads.items():
+            v[k] = beta_2 * v[k] + (1 - beta_2) * g**2
+            denom = np.sqrt(v[k] / (1 - beta_2**t)) + epsilon
+            z[k] = z[k] - rate * g / denom
+            x[k] = (1 - 1 / t) * x[k] + z[k] / t
+            y[k] = (1 - beta_1) * z[k] + beta_1 * x[k]
+    return x, y
+
+
+@pytest.mark.skipif(
+    BACKEND != "jax",
+    reason="Keras's ScheduleFreeAdamW follows the algorithm on JAX only: on "
+    "PyTorch and TensorFlow its `momentum_old` reads the slot after its "
+    "update, so x is recovered from the new z",
+)
+def test_schedule_free_evaluation_uses_the_averaged_weights():
+    rng = np.random.default_rng(0)
+    inputs = rng.standard_normal((8, 3)).astype("float32")
+    targets = rng.standard_normal((8, 2)).astype("float32")
+    # A frozen batch normalization first: non-trainable weights, listed
+    # before the trainable ones.
+    norm = keras.layers.BatchNormalization()
+    norm.trainable = False
+    model = keras.Sequential([keras.Input((3,)), norm, keras.layers.Dense(2)])
+    gamma, beta = np.array([1.5, 0.5, 2.0]), np.array([0.1, -0.2, 0.3])
+    mean, var = np.array([0.2, -0.1, 0.0]), np.array([0.5, 2.0, 1.0])
+    norm.set_weights([w.astype("float32") for w in (gamma, beta, mean, var)])
+    kernel, bias = (w.copy() for w in model.layers[-1].get_weights())
+    optimizer = keras.optimizers.ScheduleFreeAdamW(
+        learning_rate=0.05, warmup_steps=3
+    )
+    model.compile(optimizer=optimizer, loss="mse")
+    # Built before `fit`, as the benchmark's trainers are: the slot z starts
+    # at the weights.
+    optimizer.build(model.trainable_variables)
+    steps = 6
+    model.fit(
+        inputs, targets, batch_size=8, epochs=steps, shuffle=False, verbose=0
+    )
+    h = (inputs - mean) / np.sqrt(var + norm.epsilon) * gamma + beta
+    x, y = _schedule_free_in_numpy(
+        h, targets, kernel, bias, steps, lr=0.05, warmup=3
+    )
+    trained = model.get_weights()
+    averaged = training.schedule_free_weights(model, optimizer)
+    assert len(averaged) == len(trained) == 6
+    for got, want in zip(averaged[:4], (gamma, beta, mean, var)):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    # Keras trains y, as the float64 re-implementation does ...
+    np.testing.assert_allclose(trained[4], y["kernel"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(trained[5], y["bias"], rtol=1e-4, atol=1e-6)
+    # ... and the evaluation weights are its x, not y.
+    np.testing.assert_allclose(averaged[4], x["kernel"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(averaged[5], x["bias"], rtol=1e-4, atol=1e-6)
+    assert np.abs(x["kernel"] - y["kernel"]).max() > 1e-3
+    # The trained model keeps its weights.
+    for a, b in zip(trained, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture
+def toy_regression(monkeypatch):
+    """A small regression task, "toy-r2", among the development tasks."""
+
+    def load():
+        rng = np.random.default_rng(5)
+        x = rng.standard_normal((700, 4)).astype("float32")
+        y = np.sin(x[:, 0]) + x[:, 1] ** 2 + 0.1 * rng.standard_normal(700)
+        y = ((y - y.mean()) / y.std()).astype("float32")
+        return x[:500], y[:500], x[500:600], y[500:600], x[600:], y[600:]
+
+    name = "toy-r2"
+    monkeypatch.setitem(tasks.LOADERS, "toy", load)
+    monkeypatch.setitem(
+        tasks.SETTINGS,
+        name,
+        tasks.Settings("toy", "narrow_mlp", 200, 32, 20, "r2"),
+    )
+    monkeypatch.setattr(tasks, "DEVELOPMENT", (*tasks.DEVELOPMENT, name))
+    monkeypatch.setattr(tasks, "TASKS", (*tasks.TASKS, name))
+    monkeypatch.setitem(tasks.GROUPS, "development", tasks.DEVELOPMENT)
+    return name
+
+
+def test_a_regression_task_is_scored_by_r2(tmp_path, toy_regression):
+    results = run.run_benchmark(
+        tasks=toy_regression,
+        optimizer="adam",
+        quick=True,
+        output=str(tmp_path),
+        stream=None,
+    )
+    runs = results["runs"]
+    assert {r["metric"] for r in runs} == {"r2"}
+    expected = {
+        "grid fixed",
+        "grid cosine",
+        *(a.name for a in arms.arms_of_run()),
+    }
+    assert {r["arm"] for r in runs} == expected
+    assert all(r["final_test"] <= 1.0 for r in runs)
+    assert results["metrics"] == {toy_regression: "r2"}
+    text = (tmp_path / "summary.md").read_text()
+    assert "final test R²" in text and "final validation R²" in text
+    assert f"| {toy_regression} | R² | adam |" in text
+    with open(tmp_path / "runs.csv") as handle:
+        assert {row["metric"] for row in csv.DictReader(handle)} == {"r2"}
+
+
+def test_the_schedule_free_trainer_scores_the_averaged_weights(
+    toy_regression,
+):
+    task = tasks.Task(toy_regression, quick=False, seeds=1)
+    trainers = training.Trainers(quick=True)
+    trainer = trainers.get(task, "adam", "schedule-free-algoperf", 40)
+    assert trainer.optimizer.warmup_steps == 1
+    assert trainer.optimizer.weight_decay == pytest.approx(0.08)
+    curves = trainer.run(0, 40, {"lr": arms.SCHEDULE_FREE_RATE})
+    trained = trainer.model.get_weights()
+    averaged = trainer.evaluation_weights()
+    assert curves["val"][-1] == pytest.approx(
+        trainer.evaluator.score_weights(averaged)[0]
+    )
+    assert curves["val"][-1] != trainer.evaluator(trainer.model)[0]
+    # A second run starts afresh: z at the seed's weights, as in `build`.
+    again = trainer.run(0, 40, {"lr": arms.SCHEDULE_FREE_RATE})
+    assert again["val"] == pytest.approx(curves["val"], rel=1e-5)
+    for a, b in zip(trained, trainer.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="Received: optimizer='sgd'"):
+        training.make_optimizer("sgd", "schedule-free", 40)
+
+
+def test_the_find_max_lr_arm_trains_one_cycle_at_the_choice(
+    tmp_path, monkeypatch
+):
+    chosen = []
+
+    def choose(task, optimizer, seed, quick):
+        chosen.append((task.name, optimizer, seed, quick))
+        return {"max_lr": 0.004, "cost": 30}
+
+    monkeypatch.setattr(run, "choose_max_lr", choose)
+    results = run.run_benchmark(
+        tasks="digits-mlp",
+        optimizer="adam",
+        quick=True,
+        output=str(tmp_path),
+        stream=None,
+        with_find_max_lr=True,
+    )
+    assert chosen == [("digits-mlp", "adam", 0, True)]
+    name = arms.FIND_MAX_LR.name
+    (row,) = [r for r in results["runs"] if r["arm"] == name]
+    assert row["max_lr"] == 0.004 and row["updates"] == 20
+    assert row["curve_steps"] == [10, 20]
+    assert results["find_max_lr"] == {
+        "digits-mlp adam": {0: {"max_lr": 0.004, "cost": 30}}
+    }
+    (entry,) = [e for e in results["summary"] if e["arm"] == name]
+    assert entry["tuning_updates"] == 30
+    assert entry["tuning_budgets"] == 1.5
+    assert "goal" in entry
+    text = (tmp_path / "summary.md").read_text()
+    assert f"| {name} |" in text
+    assert "| digits-mlp | adam | 20 | 20 (1 B) | 20 (1 B) |" in text
+    assert " | 30 (1.5 B) |\n" in text
+    # Without the option, no search and no run.
+    monkeypatch.setattr(run, "choose_max_lr", None)
+    plain = run.run_benchmark(
+        tasks="digits-mlp",
+        optimizer="sgd",
+        quick=True,
+        output=str(tmp_path),
+        stream=None,
+    )
+    assert name not in {r["arm"] for r in plain["runs"]}
+    assert plain["find_max_lr"] == {}
+
+
+def test_quick_compiles_without_xla_optimizations_on_jax(monkeypatch):
+    from benchmarks.accuracy import __main__ as command
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false")
+    monkeypatch.delitem(sys.modules, "jax", raising=False)
+    assert command.quick_compilation("jax")
+    assert command.quick_compilation("jax")
+    assert os.environ["XLA_FLAGS"] == (
+        "--xla_cpu_enable_fast_math=false --xla_backend_optimization_level=0"
+    )
+    assert not command.quick_compilation("torch")
+    # Once JAX is imported, its flags are read already: left alone.
+    monkeypatch.setitem(sys.modules, "jax", sys.modules["keras"])
+    monkeypatch.setenv("XLA_FLAGS", "")
+    assert not command.quick_compilation("jax")
+    assert os.environ["XLA_FLAGS"] == ""

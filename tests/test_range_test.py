@@ -79,7 +79,7 @@ def test_linear_and_exponential_sweeps():
     x, y, _ = least_squares(0)
     common = dict(steps=7, batch_size=64, divergence_factor=None, verbose=0)
     linear = co.lr_range_test(
-        linear_model(), x, y, min_lr=0.0, max_lr=0.03, **common
+        linear_model(), x, y, min_lr=0.0, max_lr=0.03, **common, sweep="linear"
     )
     np.testing.assert_array_equal(
         linear.learning_rates,
@@ -143,6 +143,7 @@ def test_applies_the_swept_rates(optimizer):
         batch_size=8,
         beta=0.0,
         verbose=0,
+        sweep="linear",
     )
     assert_rel(result.raw_losses, -np.cumsum(result.learning_rates), rtol=1e-6)
     assert_rel(result.losses, result.raw_losses)
@@ -171,6 +172,7 @@ def test_model_compiled_with_steps_per_execution():
         batch_size=8,
         beta=0.0,
         verbose=0,
+        sweep="linear",
     )
     assert_rel(result.raw_losses, -np.cumsum(result.learning_rates), rtol=1e-6)
 
@@ -202,6 +204,7 @@ def run_on_losses(losses, **kwargs):
         shuffle=False,
         verbose=0,
         **kwargs,
+        sweep="linear",
     )
 
 
@@ -312,6 +315,7 @@ def test_unbuilt_optimizer_is_left_as_new():
         steps=10,
         batch_size=64,
         verbose=0,
+        sweep="linear",
     )
     for a, b in zip(weights, model.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -338,6 +342,7 @@ def test_records_accuracy_when_tracked():
         batch_size=32,
         divergence_factor=None,
         verbose=0,
+        sweep="linear",
     )
     assert result.accuracy_name == "accuracy"
     assert result.accuracies.shape == result.losses.shape == (12,)
@@ -354,6 +359,7 @@ def test_records_accuracy_when_tracked():
         steps=3,
         batch_size=32,
         verbose=0,
+        sweep="linear",
     )
     assert result.accuracies is None and result.accuracy_name is None
 
@@ -370,6 +376,7 @@ def test_dataset_input_and_progress_bar(capsys):
         max_lr=0.01,
         steps=10,
         verbose=1,
+        sweep="linear",
     )
     assert len(result.losses) == 10
     out = capsys.readouterr().out
@@ -388,6 +395,7 @@ def test_warns_when_the_loss_is_still_falling():
             steps=10,
             batch_size=len(x),
             verbose=0,
+            sweep="linear",
         )
     assert not result.diverged
 
@@ -449,7 +457,14 @@ def test_bad_inputs():
         call(model="model")
     with pytest.raises(ValueError, match="same number of samples"):
         co.lr_range_test(
-            model, x, y[:5], min_lr=1e-3, max_lr=1.0, steps=5, verbose=0
+            model,
+            x,
+            y[:5],
+            min_lr=1e-3,
+            max_lr=1.0,
+            steps=5,
+            verbose=0,
+            sweep="linear",
         )
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
     with pytest.raises(ValueError, match="Received: batch_size=4"):
@@ -461,6 +476,7 @@ def test_bad_inputs():
             steps=2,
             batch_size=4,
             verbose=0,
+            sweep="linear",
         )
     with pytest.raises(ValueError, match="ran out"):
         co.lr_range_test(
@@ -470,6 +486,7 @@ def test_bad_inputs():
             max_lr=1.0,
             steps=3,
             verbose=0,
+            sweep="linear",
         )
 
 
@@ -532,6 +549,7 @@ def test_validation_data_gives_the_held_out_batch_loss_after_each_step():
         beta=0.0,
         verbose=0,
         validation_data=(x_val, y_val),
+        sweep="linear",
     )
     assert result.validation
     expected = []
@@ -552,6 +570,7 @@ def test_validation_data_gives_the_held_out_batch_loss_after_each_step():
             steps=3,
             verbose=0,
             validation_data=x_val,
+            sweep="linear",
         )
 
 
@@ -573,6 +592,7 @@ def test_validation_accuracy_is_recorded():
         divergence_factor=None,
         verbose=0,
         validation_data=(x_val, y_val),
+        sweep="linear",
     )
     assert result.accuracy_name == "accuracy"
     assert result.raw_accuracies.shape == (6,)
@@ -716,6 +736,7 @@ def test_validation_dataset_loss_is_the_mean_of_its_first_batches(
         verbose=0,
         validation_data=dataset,
         validation_steps=validation_steps,
+        sweep="linear",
     )
     assert result.validation
     held_x = np.concatenate([b[0] for b in first_batches]).astype(np.float64)
@@ -762,6 +783,7 @@ def test_validation_dataset_matches_model_evaluate():
         divergence_factor=None,
         verbose=0,
         validation_data=held_out(),
+        sweep="linear",
     )
     for a, b in zip(weights, model.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -794,6 +816,7 @@ def test_validation_steps_errors():
             verbose=0,
             validation_data=validation_data,
             validation_steps=validation_steps,
+            sweep="linear",
         )
 
     with pytest.raises(
@@ -878,6 +901,7 @@ def test_each_step_is_one_update_under_gradient_accumulation(
         steps=10,
         beta=0.0,
         verbose=0,
+        sweep="linear",
     )
     np.testing.assert_array_equal(
         result.learning_rates, np.float32(np.linspace(0.01, 0.1, 10))
@@ -911,5 +935,6 @@ def test_accumulated_step_loss_is_the_mean_over_its_batches():
         steps=4,
         beta=0.0,
         verbose=0,
+        sweep="linear",
     )
     np.testing.assert_allclose(result.raw_losses, [2.0] * 4, rtol=1e-6)

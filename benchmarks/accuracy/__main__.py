@@ -3,7 +3,8 @@
 ```
 python -m benchmarks.accuracy [--tasks development|confirmation|all|NAME ...]
     [--optimizer sgd|adam|all] [--seeds N] [--rule RULE]
-    [--backend jax|tensorflow|torch] [--quick] [-o/--out DIR]
+    [--backend jax|tensorflow|torch] [--quick] [--without-find-max-lr]
+    [-o/--out DIR]
 ```
 
 Run it from the repository root. The protocol is in PROTOCOL.md, next to
@@ -11,6 +12,7 @@ this file.
 """
 
 import argparse
+import os
 import sys
 
 from benchmarks.accuracy.backend import BACKENDS
@@ -20,6 +22,29 @@ from benchmarks.accuracy.run import DEFAULT_OUTPUT
 from benchmarks.accuracy.run import INSTALL_HINT
 from benchmarks.accuracy.tasks import GROUPS
 from benchmarks.accuracy.tasks import TASKS
+
+# XLA without its backend optimizations: a `--quick` run compiles some 100
+# training steps on JAX and runs each for 20 updates, so compiling them
+# well would cost more than it saves.
+QUICK_XLA_FLAG = "--xla_backend_optimization_level=0"
+
+
+def quick_compilation(backend):
+    """Sets `QUICK_XLA_FLAG` for a `--quick` run on JAX, if still possible.
+
+    XLA reads its flags once, when JAX first compiles: so only before JAX
+    is imported (the command's own process). Other backends do not compile
+    a `--quick` run with XLA (`backend.jit_compile`).
+
+    Returns:
+        Whether the flag was set.
+    """
+    if backend != "jax" or "jax" in sys.modules:
+        return False
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_backend_optimization_level" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {QUICK_XLA_FLAG}".strip()
+    return True
 
 
 def number_or_text(text):
@@ -36,9 +61,11 @@ def build_parser():
         prog="python -m benchmarks.accuracy",
         description="Train each task's model with SGD (momentum 0.9) and "
         "Adam: Keras's default rate, a tuned constant rate and a tuned "
-        "CosineDecay with warm-up (grid searches on validation), and "
-        "1cycle and triangular2 from lr_range_test's suggestion; writes "
-        "runs.csv, runs.json, summary.md and a PNG per task to -o DIR. "
+        "CosineDecay with warm-up (grid searches on validation), 1cycle "
+        "from lr_range_test's suggestion, and, in the place of Adam, "
+        "Keras's ScheduleFreeAdamW at its defaults and with AlgoPerf's "
+        "settings; writes runs.csv, runs.json, summary.md and a PNG per "
+        "task to -o DIR. "
         "The protocol is in benchmarks/accuracy/PROTOCOL.md. Needs the "
         f"benchmark extra: {INSTALL_HINT}, from the repository root.",
     )
@@ -78,6 +105,13 @@ def build_parser():
         "(under a minute; the numbers mean nothing)",
     )
     parser.add_argument(
+        "--without-find-max-lr",
+        dest="with_find_max_lr",
+        action="store_false",
+        help="leave out the 1cycle (find_max_lr) arm (OneCycle at the "
+        "max_lr that find_max_lr chooses) and its searches",
+    )
+    parser.add_argument(
         "-o",
         "--output",
         "--out",
@@ -95,9 +129,11 @@ def main(argv=None):
     if args.seeds is None:
         args.seeds = 1 if args.quick else 5
     try:
-        select_backend(args.backend)
+        backend = select_backend(args.backend)
     except ValueError as error:
         parser.error(str(error))
+    if args.quick:
+        quick_compilation(backend)
     from benchmarks.accuracy import run
 
     try:
@@ -118,6 +154,7 @@ def main(argv=None):
         quick=args.quick,
         output=args.output,
         rule=args.rule,
+        with_find_max_lr=args.with_find_max_lr,
     )
     from benchmarks.accuracy import report
 

@@ -13,6 +13,12 @@ GRIDS = {
     "sgd": tuple(10.0 ** (k / 2) for k in range(-5, 1)),
     "adam": tuple(10.0 ** (k / 2) for k in range(-7, -1)),
 }
+# keras.optimizers.ScheduleFreeAdamW's default learning rate.
+SCHEDULE_FREE_RATE = 0.0025
+# The AlgoPerf settings of ScheduleFreeAdamW, besides its rate; the warm-up
+# is this share of the run's updates, rounded.
+ALGOPERF = {"beta_2": 0.9955, "weight_decay": 0.08}
+ALGOPERF_WARMUP = 0.02
 
 
 def usable(base, top):
@@ -26,17 +32,24 @@ def grid(optimizer, quick):
     return rates[3:4] if quick else rates
 
 
-class Arm:
-    """A named way to train: its kind, its length and its rates.
+def algoperf_warmup(updates):
+    """The AlgoPerf warm-up of a run of `updates`: 2% of it, rounded."""
+    return round(ALGOPERF_WARMUP * updates)
 
-    `results` below is the run's record (`run.Results`): the grids' scores
-    and the range tests' suggestions. `tuning` is what chose the arm's
-    rates: "grid", "none" or "range test"; `half`: whether it runs for B/2.
+
+class Arm:
+    """A named way to train: its trainer kind, its rates and their tuning.
+
+    `results` below is the run's record (`run.Results`): the grids' scores,
+    the range tests' suggestions and the `find_max_lr` choices. `kind` is
+    the trainer's (`training.make_optimizer`); `tuning` is what chose the
+    arm's rates: "none", "grid", "range test" or "find_max_lr";
+    `optimizers`: the optimizers the arm runs with.
     """
 
     kind = "fixed"
     tuning = "grid"
-    half = False
+    optimizers = OPTIMIZERS
 
     def __init__(self, name):
         """An arm called `name` in the runs and tables."""
@@ -45,6 +58,10 @@ class Arm:
     def __repr__(self):
         """The arm's class and name."""
         return f"{type(self).__name__}({self.name!r})"
+
+    def runs_with(self, optimizer):
+        """Whether the arm has runs with `optimizer` ("sgd" or "adam")."""
+        return optimizer in self.optimizers
 
     def updates(self, task):
         """The run's length: the budget B."""
@@ -117,20 +134,12 @@ class TunedArm(Arm):
         return results.find(job, f"grid {self.kind}", lr=rate)
 
 
-class ClrArm(Arm):
-    """triangular2 or 1cycle from the seed's range tests' median pair."""
+class RangeTestArm(Arm):
+    """1cycle (`clr={"mode": "1cycle", ...}`) from the seed's range tests'
+    median pair."""
 
+    kind = "1cycle"
     tuning = "range test"
-
-    def __init__(self, policy, half=False):
-        """The CLR arm of `policy` ("triangular2" or "1cycle"), B or B/2."""
-        super().__init__(policy + (" B/2" if half else ""))
-        self.kind = policy
-        self.half = half
-
-    def updates(self, task):
-        """B, or B/2."""
-        return task.half if self.half else task.budget
 
     def rates(self, results, job):
         """The seed's suggested pair, or None when it is not usable."""
@@ -140,22 +149,80 @@ class ClrArm(Arm):
         return {"base_lr": base, "max_lr": top}
 
 
+class ScheduleFreeArm(Arm):
+    """Keras's `ScheduleFreeAdamW`, untuned: with Adam's pairs only."""
+
+    tuning = "none"
+    optimizers = ("adam",)
+
+    def __init__(self, name, kind):
+        """The arm `name` of trainer `kind` ("schedule-free" or
+        "schedule-free-algoperf")."""
+        super().__init__(name)
+        self.kind = kind
+
+    def rates(self, results, job):
+        """ScheduleFreeAdamW's default rate."""
+        return {"lr": SCHEDULE_FREE_RATE}
+
+
+class FindMaxLrArm(Arm):
+    """`clr_optimizers.OneCycle` at its defaults, `max_lr` from
+    `find_max_lr`, on Keras's own SGD (momentum 0.9) or Adam."""
+
+    kind = "onecycle-callback"
+    tuning = "find_max_lr"
+
+    def rates(self, results, job):
+        """The seed's chosen `max_lr`, or None when it is not usable."""
+        top = results.find_max_lr_choice(job)["max_lr"]
+        if not usable(top, top):
+            return None
+        return {"max_lr": top}
+
+
 DEFAULTS = DefaultsArm("defaults")
 FIXED = TunedArm("fixed")
 COSINE = TunedArm("cosine")
-TRIANGULAR2 = ClrArm("triangular2")
-ONE_CYCLE = ClrArm("1cycle")
-TRIANGULAR2_HALF = ClrArm("triangular2", half=True)
-ONE_CYCLE_HALF = ClrArm("1cycle", half=True)
+ONE_CYCLE = RangeTestArm("1cycle (range test)")
+SCHEDULE_FREE = ScheduleFreeArm("schedule-free", "schedule-free")
+SCHEDULE_FREE_ALGOPERF = ScheduleFreeArm(
+    "schedule-free AlgoPerf", "schedule-free-algoperf"
+)
+FIND_MAX_LR = FindMaxLrArm("1cycle (find_max_lr)")
+# The arms of a run, in the tables' order; `FIND_MAX_LR` joins them with
+# `with_find_max_lr` (`arms_of_run`).
 HEADLINE = (
     DEFAULTS,
     FIXED,
     COSINE,
     ONE_CYCLE,
-    ONE_CYCLE_HALF,
-    TRIANGULAR2,
-    TRIANGULAR2_HALF,
+    SCHEDULE_FREE,
+    SCHEDULE_FREE_ALGOPERF,
 )
 ARMS = tuple(arm.name for arm in HEADLINE)
-# The arms 1cycle is judged against (PROTOCOL.md, "Verdict and goal").
-BASELINES = (DEFAULTS, FIXED, COSINE)
+EVERY_ARM = HEADLINE + (FIND_MAX_LR,)
+# The baselines every other arm is judged against (PROTOCOL.md, "Verdict and
+# goal"), schedule-free on the Adam pairs only; the references, Keras's
+# default rate and the two grids, are judged against none.
+BASELINES = (DEFAULTS, FIXED, COSINE, SCHEDULE_FREE)
+REFERENCES = (DEFAULTS, FIXED, COSINE)
+# The package's workflows (the headline's verdicts), and the arm with a goal.
+WORKFLOWS = (ONE_CYCLE, FIND_MAX_LR)
+GOAL_ARMS = (FIND_MAX_LR,)
+
+
+def arms_of_run(with_find_max_lr=True):
+    """The arms a run trains, in the tables' order."""
+    return EVERY_ARM if with_find_max_lr else HEADLINE
+
+
+def arm_named(name):
+    """The arm of `EVERY_ARM` called `name`."""
+    for arm in EVERY_ARM:
+        if arm.name == name:
+            return arm
+    allowed = ", ".join(repr(a.name) for a in EVERY_ARM)
+    raise ValueError(
+        f"`name` must be one of {allowed}. Received: name={name!r}"
+    )

@@ -5,11 +5,12 @@ import math
 import time
 import warnings
 
-import keras
 import numpy as np
 
 import clr_optimizers as co
 from benchmarks.accuracy.arms import usable
+from benchmarks.accuracy.training import plain_optimizer
+from benchmarks.accuracy.training import training_loss
 
 RANGE = {"min_lr": 1e-5, "max_lr": 10.0, "steps": 240}
 QUICK_STEPS = 20
@@ -27,15 +28,11 @@ def sweep_seed(seed, sweep):
     return 1000 * (seed + 1) + sweep
 
 
-def plain_optimizer(optimizer):
-    """The optimizer's plain Keras class, as the range test sweeps it."""
-    if optimizer == "sgd":
-        return keras.optimizers.SGD(momentum=0.9)
-    return keras.optimizers.Adam()
-
-
 def one_sweep(task, optimizer, seed, sweep, quick):
     """One range test from the seed's weights, in sweep `sweep`'s order.
+
+    The optimizer's plain Keras class (`training.plain_optimizer`) and the
+    task's training loss; the accuracy too on a classification.
 
     Returns:
         A dict: "suggestions" (rule: [base_lr, max_lr]), "min_loss_lr",
@@ -45,8 +42,8 @@ def one_sweep(task, optimizer, seed, sweep, quick):
     model.set_weights(task.initial_weights[seed])
     model.compile(
         optimizer=plain_optimizer(optimizer),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+        loss=training_loss(task.metric),
+        metrics=[] if task.regression else ["accuracy"],
     )
     start = time.perf_counter()
     with warnings.catch_warnings():

@@ -9,14 +9,22 @@ import os
 
 import numpy as np
 
+from benchmarks.accuracy.arms import ALGOPERF
+from benchmarks.accuracy.arms import ARMS
 from benchmarks.accuracy.arms import BASELINES
-from benchmarks.accuracy.arms import HEADLINE
-from benchmarks.accuracy.arms import ONE_CYCLE
+from benchmarks.accuracy.arms import GOAL_ARMS
+from benchmarks.accuracy.arms import REFERENCES
+from benchmarks.accuracy.arms import SCHEDULE_FREE
+from benchmarks.accuracy.arms import WORKFLOWS
+from benchmarks.accuracy.arms import algoperf_warmup
+from benchmarks.accuracy.arms import arm_named
+from benchmarks.accuracy.tasks import METRICS
 from clr_optimizers._plotting import require_matplotlib
 
 CSV_FIELDS = (
     "task",
     "role",
+    "metric",
     "optimizer",
     "arm",
     "seed",
@@ -30,8 +38,11 @@ CSV_FIELDS = (
     "diverged",
     "wall_s",
 )
-# 1cycle's tuning may cost at most this share of a grid's (PROTOCOL.md).
+# A goal arm's tuning may cost at most this share of the cosine grid's; the
+# goal's criteria that must hold on every pair (the others: on most pairs).
 TUNING_SHARE = 0.2
+EVERY_PAIR = ("ties or beats cosine", "tuning <= cosine grid / 5")
+VERSUS = "vs " + " / ".join(b.name for b in BASELINES)
 
 
 def first_at(steps, values, target):
@@ -73,6 +84,21 @@ def verdict(arm, baseline):
     return "tied"
 
 
+def metric_of(report, task):
+    """The task's metric, a key of `tasks.METRICS` ("accuracy" or "r2")."""
+    return report.get("metrics", {}).get(task, "accuracy")
+
+
+def metric_name(report, task):
+    """The task's metric as the tables name it: "accuracy" or "R²"."""
+    return METRICS[metric_of(report, task)]
+
+
+def arms_of(report):
+    """The arms of the run, in the tables' order."""
+    return [arm_named(name) for name in report.get("arms", ARMS)]
+
+
 def rows_of(report, task, optimizer, arm=None):
     """The runs of a task and optimizer (and arm, by name)."""
     return [
@@ -85,24 +111,39 @@ def rows_of(report, task, optimizer, arm=None):
 
 
 def tuning_cost(report, task, optimizer, arm):
-    """An arm's tuning cost in updates (range tests: per seed, mean)."""
+    """An arm's tuning cost in updates.
+
+    A grid's runs; the range tests' and the `find_max_lr` searches' steps
+    per seed, the mean over the seeds.
+    """
     if arm.tuning == "none":
         return 0
     if arm.tuning == "grid":
         rates = len(report["grid_scores"][f"{task} {optimizer} {arm.kind}"])
         return rates * report["tuning_seeds"] * report["budgets"][task]
+    if arm.tuning == "find_max_lr":
+        choices = report["find_max_lr"][f"{task} {optimizer}"].values()
+        return float(np.mean([c["cost"] for c in choices]))
     tests = report["range_tests"][f"{task} {optimizer}"].values()
     return float(np.mean([t["steps"] for t in tests]))
 
 
 def _rates(report, task, optimizer, arm, rows):
     """The arm's rates as the table shows them."""
-    if arm.tuning == "range test":
+    if arm.tuning in ("range test", "find_max_lr"):
         tops = [r["max_lr"] for r in rows if "max_lr" in r]
         return f"max {np.median(tops):.3g}" if tops else "-"
     if arm.tuning == "grid":
         rate = report["tuned_rates"][f"{task} {optimizer} {arm.kind}"]
         return f"{'peak ' if arm.kind == 'cosine' else ''}{rate:.3g}"
+    if not rows:
+        return "-"
+    if arm.kind == "schedule-free-algoperf":
+        warmup = algoperf_warmup(report["budgets"][task])
+        return (
+            f"{rows[0]['lr']:.3g}, beta_2 {ALGOPERF['beta_2']}, weight decay "
+            f"{ALGOPERF['weight_decay']}, warm-up {warmup}"
+        )
     return f"{rows[0]['lr']:.3g}"
 
 
@@ -116,6 +157,7 @@ def _entry(report, task, optimizer, arm, rows, target):
     return {
         "task": task,
         "role": report["roles"][task],
+        "metric": metric_of(report, task),
         "optimizer": optimizer,
         "arm": arm.name,
         "n": len(rows),
@@ -125,6 +167,7 @@ def _entry(report, task, optimizer, arm, rows, target):
         "updates_to_target": to_target,
         "reached": len(reached),
         "tuning_updates": tuning,
+        "tuning_budgets": tuning / report["budgets"][task],
         "compute_to_target": tuning + to_target,
         "final_val": mean_std([r["final_val"] for r in rows]),
         "final_test": mean_std([r["final_test"] for r in rows]),
@@ -135,32 +178,37 @@ def _entry(report, task, optimizer, arm, rows, target):
 
 
 def _judge(entries):
-    """Each range-test arm's verdicts against the baselines."""
+    """Each judged arm's verdicts against the baselines; the goal arms'
+    criteria on this pair."""
     by_arm = {e["arm"]: e for e in entries}
+    references = {a.name for a in REFERENCES}
     for entry in entries:
-        if entry["arm"] in {b.name for b in BASELINES}:
+        if entry["arm"] in references:
             continue
         entry["verdicts"] = {
             b.name: verdict(entry["tests"], by_arm[b.name]["tests"])
             for b in BASELINES
-            if b.name in by_arm
+            if b.name in by_arm and b.name != entry["arm"]
         }
-    one_cycle = by_arm.get(ONE_CYCLE.name)
-    if one_cycle is None or "fixed" not in by_arm or "cosine" not in by_arm:
+    if "cosine" not in by_arm or "defaults" not in by_arm:
         return
-    v = one_cycle["verdicts"]
-    grid = min(
-        by_arm["fixed"]["tuning_updates"], by_arm["cosine"]["tuning_updates"]
-    )
-    one_cycle["goal"] = {
-        "ties or beats fixed": v["fixed"] in ("won", "tied"),
-        "ties or beats cosine": v["cosine"] in ("won", "tied"),
-        "beats defaults": v["defaults"] == "won",
-        "no run diverged": one_cycle["diverged"] == 0,
-        "tuning <= grid / 5": one_cycle["tuning_updates"]
-        <= TUNING_SHARE * grid,
-    }
-    one_cycle["goal_met"] = all(one_cycle["goal"].values())
+    grid = by_arm["cosine"]["tuning_updates"]
+    for arm in GOAL_ARMS:
+        entry = by_arm.get(arm.name)
+        if entry is None:
+            continue
+        v = entry["verdicts"]
+        entry["goal"] = {
+            "ties or beats cosine": v["cosine"] in ("won", "tied"),
+            "beats defaults": v["defaults"] == "won",
+        }
+        if SCHEDULE_FREE.name in v:
+            entry["goal"]["beats schedule-free"] = (
+                v[SCHEDULE_FREE.name] == "won"
+            )
+        entry["goal"]["tuning <= cosine grid / 5"] = (
+            entry["tuning_updates"] <= TUNING_SHARE * grid
+        )
 
 
 def summarize(report):
@@ -173,7 +221,7 @@ def summarize(report):
         target = float(np.mean([r["final_val"] for r in fixed]))
         entries = [
             _entry(report, task, optimizer, arm, rows, target)
-            for arm in HEADLINE
+            for arm in arms_of(report)
             if (rows := rows_of(report, task, optimizer, arm.name))
         ]
         _judge(entries)
@@ -181,22 +229,48 @@ def summarize(report):
     return summary
 
 
+def goal_met(criteria):
+    """Whether the goal holds over a role's pairs (PROTOCOL.md).
+
+    Args:
+        criteria: {criterion: [pairs where it holds, pairs]}: those of
+            `EVERY_PAIR` must hold on every pair, the others on most (more
+            than half).
+    """
+    return all(
+        held == pairs if name in EVERY_PAIR else 2 * held > pairs
+        for name, (held, pairs) in criteria.items()
+    )
+
+
 def scoreboard(summary):
-    """1cycle's won/tied/lost against each baseline, per task role."""
+    """Each judged arm's won/tied/lost against each baseline, per task role.
+
+    Returns:
+        {role: {arm: {baseline: {"won", "tied", "lost"}}}} over the (task,
+        optimizer) pairs the arm ran; a goal arm's also has "goal",
+        {criterion: [pairs where it holds, pairs]}, and "goal met".
+    """
     board = {}
     for entry in summary:
-        if entry["arm"] != ONE_CYCLE.name:
+        if "verdicts" not in entry:
             continue
-        role = board.setdefault(
-            entry["role"],
+        role = board.setdefault(entry["role"], {})
+        arm = role.setdefault(
+            entry["arm"],
             {b.name: {"won": 0, "tied": 0, "lost": 0} for b in BASELINES},
         )
         for baseline, outcome in entry["verdicts"].items():
-            if outcome in role[baseline]:
-                role[baseline][outcome] += 1
-        role.setdefault("goal met", [0, 0])
-        role["goal met"][0] += bool(entry.get("goal_met"))
-        role["goal met"][1] += 1
+            if outcome in arm[baseline]:
+                arm[baseline][outcome] += 1
+        for name, held in entry.get("goal", {}).items():
+            counts = arm.setdefault("goal", {}).setdefault(name, [0, 0])
+            counts[0] += bool(held)
+            counts[1] += 1
+    for role in board.values():
+        for arm in role.values():
+            if "goal" in arm:
+                arm["goal met"] = goal_met(arm["goal"])
     return board
 
 
@@ -222,13 +296,19 @@ def _fmt_updates(value, reached, n):
     return f"{value:,.0f} ({reached}/{n})"
 
 
+def _fmt_tuning(entry):
+    """A tuning cost in updates and in budgets B."""
+    return f"{entry['tuning_updates']:,.0f} ({entry['tuning_budgets']:.2g} B)"
+
+
 def _pair_markdown(report, entries):
     """The table of one task and optimizer."""
     first = entries[0]
     task = first["task"]
+    name = metric_name(report, task)
     lines = [
         f"**{task}** ({first['role']}), **{first['optimizer']}**: target "
-        f"= fixed's mean final validation accuracy "
+        f"= fixed's mean final validation {name} "
         f"{first['target_val']:.3f}; B = {report['budgets'][task]:,}",
         "",
     ]
@@ -236,13 +316,13 @@ def _pair_markdown(report, entries):
         "arm",
         "rates",
         "updates",
-        "final test",
-        "final val",
+        f"final test {name}",
+        f"final val {name}",
         "updates to target",
         "tuning (updates)",
         "tuning + updates to target",
         "diverged",
-        "vs defaults / fixed / cosine",
+        VERSUS,
     ]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in entries:
@@ -255,88 +335,143 @@ def _pair_markdown(report, entries):
             _fmt(e["final_test"]),
             _fmt(e["final_val"]),
             _fmt_updates(e["updates_to_target"], e["reached"], e["n"]),
-            f"{e['tuning_updates']:,.0f}",
+            _fmt_tuning(e),
             f"{compute:,.0f}" if math.isfinite(compute) else "-",
             f"{e['diverged']}/{e['n']}",
-            " / ".join(verdicts.get(b.name, "-") for b in BASELINES)
-            if verdicts
-            else "",
+            _fmt_verdicts(verdicts) if verdicts else "",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     for e in entries:
         if "goal" in e:
+            held = [k for k, ok in e["goal"].items() if ok]
             missed = [k for k, ok in e["goal"].items() if not ok]
             lines += [
                 "",
-                "Goal (1cycle): "
-                + ("met" if e["goal_met"] else "missed: " + ", ".join(missed))
+                f"Goal criteria ({e['arm']}) on this pair: held: "
+                + (", ".join(held) or "none")
+                + "; missed: "
+                + (", ".join(missed) or "none")
                 + ".",
             ]
     lines.append("")
     return lines
 
 
+def _fmt_verdicts(verdicts):
+    """Verdicts against each baseline, "-" where there is none."""
+    return " / ".join(verdicts.get(b.name, "-") for b in BASELINES)
+
+
+def _fmt_goal(board):
+    """A goal arm's goal over a role's pairs: met or missed, and how often
+    each criterion held."""
+    counts = ", ".join(
+        f"{name} {held}/{pairs}"
+        + (" (every pair)" if name in EVERY_PAIR else " (most pairs)")
+        for name, (held, pairs) in board["goal"].items()
+    )
+    return f"{'met' if board['goal met'] else 'missed'}: {counts}"
+
+
 def scoreboard_markdown(report):
-    """1cycle's won/tied/lost per task role, as Markdown."""
+    """Each judged arm's won/tied/lost per task role, and the goal, as
+    Markdown."""
     lines = [
-        "| tasks | vs "
+        "| tasks | arm | vs "
         + " | vs ".join(b.name for b in BASELINES)
-        + " | goal met |",
-        "|" + "---|" * (len(BASELINES) + 2),
+        + " | goal |",
+        "|" + "---|" * (len(BASELINES) + 3),
     ]
-    for role, board in report["scoreboard"].items():
-        cells = [
-            "{won} won, {tied} tied, {lost} lost".format(**board[b.name])
-            for b in BASELINES
-        ]
-        met, total = board["goal met"]
-        lines.append(
-            f"| {role} | " + " | ".join(cells) + f" | {met} of {total} |"
-        )
+    for role, arms in report["scoreboard"].items():
+        for arm, board in arms.items():
+            cells = [
+                "{won} won, {tied} tied, {lost} lost".format(**board[b.name])
+                for b in BASELINES
+            ]
+            goal = _fmt_goal(board) if "goal" in board else "-"
+            lines.append(
+                f"| {role} | {arm} | " + " | ".join(cells) + f" | {goal} |"
+            )
     return lines
 
 
-def headline_markdown(report):
-    """Final test accuracy of the baselines and 1cycle, per task."""
-    names = [b.name for b in BASELINES] + [ONE_CYCLE.name]
-    lines = [
-        "| task | optimizer | " + " | ".join(names) + " | 1cycle vs "
-        "defaults / fixed / cosine |",
-        "|" + "---|" * (len(names) + 3),
-    ]
+def _pairs(report):
+    """The summary's entries grouped by (task, optimizer), as lists."""
     groups = itertools.groupby(
         report["summary"], key=lambda e: (e["task"], e["optimizer"])
     )
-    for (task, optimizer), entries in groups:
+    return [(key, list(entries)) for key, entries in groups]
+
+
+def headline_markdown(report):
+    """Every arm's final test score, and the package's workflows' verdicts,
+    per task and optimizer."""
+    names = [arm.name for arm in arms_of(report)]
+    judged = [a.name for a in WORKFLOWS if a.name in names]
+    head = ["task", "metric", "optimizer", *names]
+    head += [f"{n} {VERSUS}" for n in judged]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (task, optimizer), entries in _pairs(report):
         by_arm = {e["arm"]: e for e in entries}
-        cells = [_fmt(by_arm[n]["final_test"]) for n in names if n in by_arm]
-        verdicts = by_arm.get(ONE_CYCLE.name, {}).get("verdicts", {})
-        shown = " / ".join(verdicts.get(b.name, "-") for b in BASELINES)
-        lines.append(
-            f"| {task} | {optimizer} | " + " | ".join(cells) + f" | {shown} |"
-        )
+        cells = [task, metric_name(report, task), optimizer]
+        cells += [
+            _fmt(by_arm[n]["final_test"]) if n in by_arm else "-" for n in names
+        ]
+        for name in judged:
+            cells.append(
+                _fmt_verdicts(by_arm.get(name, {}).get("verdicts", {}))
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def grid_budgets(report):
+    """A grid's tuning cost in budgets B: its rates times the tuning seeds."""
+    scores = next(iter(report["grid_scores"].values()), {})
+    return len(scores) * report["tuning_seeds"]
+
+
+def tuning_markdown(report):
+    """Each tuned arm's cost per task and optimizer, in updates and in B."""
+    tuned = [arm for arm in arms_of(report) if arm.tuning != "none"]
+    head = ["task", "optimizer", "B", *[a.name for a in tuned]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (task, optimizer), entries in _pairs(report):
+        by_arm = {e["arm"]: e for e in entries}
+        cells = [task, optimizer, f"{report['budgets'][task]:,}"]
+        cells += [
+            _fmt_tuning(by_arm[a.name]) if a.name in by_arm else "-"
+            for a in tuned
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def summary_markdown(report):
-    """The scoreboard, the headline and the per-task tables as Markdown."""
+    """The scoreboard, the headline, the tuning costs and the per-task
+    tables, as Markdown."""
     lines = [
         f"Keras {report.get('keras', '?')}, backend "
         f"{report.get('backend', '?')}; {report['seeds']} seeds; suggestion "
         f"rule `{report['rule']}` (the median pair of 3 range tests); wall "
         f"time {report['wall_s']:.0f} s.",
         "",
-        "**1cycle against the baselines** (final test accuracy, mean over "
-        "seeds; the verdict rule is PROTOCOL.md's):",
+        "**Each arm against the baselines** (final test score: accuracy, or "
+        "R² on a regression; mean over seeds; the verdict rule and the goal "
+        "are PROTOCOL.md's; schedule-free runs on the Adam pairs only):",
         "",
     ]
     lines += scoreboard_markdown(report) + [""]
+    lines += ["**Final test score**, mean ± std over seeds:", ""]
     lines += headline_markdown(report) + [""]
-    groups = itertools.groupby(
-        report["summary"], key=lambda e: (e["task"], e["optimizer"])
-    )
-    for _, entries in groups:
-        lines += _pair_markdown(report, list(entries))
+    lines += [
+        "**Tuning cost**, in updates per seed's run, and in budgets B (a "
+        f"grid is {grid_budgets(report)} B):",
+        "",
+    ]
+    lines += tuning_markdown(report) + [""]
+    for _, entries in _pairs(report):
+        lines += _pair_markdown(report, entries)
     return "\n".join(lines) + "\n"
 
 
@@ -381,7 +516,7 @@ def write(report, output):
 
 
 def _plot_arm(ax, report, name, optimizer, arm, color):
-    """Draws an arm's mean test accuracy and band; its y-range, or None."""
+    """Draws an arm's mean test score and band; its y-range, or None."""
     rows = [
         r
         for r in rows_of(report, name, optimizer, arm.name)
@@ -392,13 +527,12 @@ def _plot_arm(ax, report, name, optimizer, arm, color):
     steps = np.asarray(rows[0]["curve_steps"])
     curves = np.asarray([r["curve_test"] for r in rows])
     mean = curves.mean(0)
-    style = ":" if arm.tuning == "none" else ("--" if arm.half else "-")
     ax.plot(
         steps,
         mean,
-        style,
+        ":" if arm.tuning == "none" else "-",
         color=f"C{color}",
-        lw=2.5 if arm.name == ONE_CYCLE.name else 1.5,
+        lw=2.5 if arm in WORKFLOWS else 1.5,
         label=f"{arm.name} ({len(rows)} seeds)",
     )
     ax.fill_between(
@@ -408,9 +542,10 @@ def _plot_arm(ax, report, name, optimizer, arm, color):
 
 
 def plot(report, name, path):
-    """Test accuracy against updates, one panel per optimizer, to `path`."""
+    """Test score against updates, one panel per optimizer, to `path`."""
     figure_class = require_matplotlib("The benchmark's plots")
     optimizers = report["optimizers"]
+    label = f"test {metric_name(report, name)}"
     figure = figure_class(
         figsize=(6.5 * len(optimizers), 4.5), layout="constrained"
     )
@@ -418,19 +553,19 @@ def plot(report, name, path):
     for ax, opt in zip(axes, optimizers):
         spans = [
             _plot_arm(ax, report, name, opt, arm, color)
-            for color, arm in enumerate(HEADLINE)
+            for color, arm in enumerate(arms_of(report))
         ]
         spans = [s for s in spans if s is not None]
         if spans:
             lows, highs = zip(*spans)
             ax.set_ylim(max(0.0, min(lows) - 0.03), min(1.0, max(highs) + 0.01))
         ax.set_title(
-            f"{name}, {opt}: test accuracy, mean over seeds "
+            f"{name}, {opt}: {label}, mean over seeds "
             "(band: lowest to highest seed)",
             fontsize="medium",
         )
         ax.set_xlabel("updates")
-        ax.set_ylabel("test accuracy")
+        ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", loc="lower right")
     figure.savefig(path, dpi=100)

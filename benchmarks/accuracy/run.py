@@ -1,5 +1,5 @@
-"""The benchmark's run loop: the grids, the range tests, then every arm
-(PROTOCOL.md)."""
+"""The benchmark's run loop: the grids, the range tests (and the
+`find_max_lr` searches), then every arm (PROTOCOL.md)."""
 
 import collections
 import itertools
@@ -8,10 +8,12 @@ import sys
 
 import numpy as np
 
+from benchmarks.accuracy.arms import FIND_MAX_LR
 from benchmarks.accuracy.arms import HEADLINE
 from benchmarks.accuracy.arms import OPTIMIZERS
 from benchmarks.accuracy.arms import TUNING_SEEDS
 from benchmarks.accuracy.arms import GridArm
+from benchmarks.accuracy.arms import arms_of_run
 from benchmarks.accuracy.arms import grid
 from benchmarks.accuracy.progress import Log
 from benchmarks.accuracy.tasks import select_tasks
@@ -22,19 +24,28 @@ DEFAULT_OUTPUT = "benchmark_results"
 Job = collections.namedtuple("Job", ["task", "optimizer", "seed", "arm"])
 
 
-class _RangeTests:
-    """The job kind of a seed's range tests (not a training run)."""
+class _Tuning:
+    """A job kind that tunes a seed's rates (not a training run)."""
 
-    name = "range tests"
+    def __init__(self, name):
+        """The tuning job kind called `name`."""
+        self.name = name
+
+    def __repr__(self):
+        """The job kind's name."""
+        return f"_Tuning({self.name!r})"
 
 
-RANGE_TESTS = _RangeTests()
+RANGE_TESTS = _Tuning("range tests")
+FIND_MAX_LR_SEARCH = _Tuning("find_max_lr")
+# Arm names are padded to this width in the progress lines.
+NAME_WIDTH = 22
 
 
 def require_benchmark_extra():
     """Imports what the benchmark needs, or an ImportError naming the extra."""
     missing = []
-    for module in ("sklearn", "mnist1d", "matplotlib"):
+    for module in ("sklearn", "mnist1d", "matplotlib", "statsmodels"):
         try:
             __import__(module)
         except ImportError:
@@ -109,14 +120,20 @@ class Results:
         self.rule = rule
         self.runs = []
         self.range_tests = collections.defaultdict(dict)
+        self.find_max_lr = collections.defaultdict(dict)
         self.tuning_seeds = list(range(min(TUNING_SEEDS, seeds)))
         self._tuned = {}
 
-    def record(self, job, role, updates, rates, curves):
-        """Adds a finished run's row and prints its progress line."""
+    def record(self, job, task, updates, rates, curves):
+        """Adds a finished run's row and prints its progress line.
+
+        Its scores ("final_val", "final_test", the curves) are in the task's
+        metric, "metric".
+        """
         row = {
             "task": job.task,
-            "role": role,
+            "role": task.role,
+            "metric": task.metric,
             "optimizer": job.optimizer,
             "arm": job.arm.name,
             "seed": job.seed,
@@ -133,7 +150,7 @@ class Results:
         self.runs.append(row)
         shown = " ".join(f"{k}={v:.4g}" for k, v in rates.items())
         self.log(
-            f"{job.task} {job.optimizer} {job.arm.name:<16} "
+            f"{job.task} {job.optimizer} {job.arm.name:<{NAME_WIDTH}} "
             f"seed={job.seed} {shown} updates={updates} "
             f"val={row['final_val']:.3f} test={row['final_test']:.3f}"
             f"{' DIVERGED' if row['diverged'] else ''} "
@@ -144,16 +161,17 @@ class Results:
         """Records an earlier run as this job's run too."""
         self.runs.append({**row, "arm": job.arm.name})
         self.log(
-            f"{job.task} {job.optimizer} {job.arm.name:<16} "
+            f"{job.task} {job.optimizer} {job.arm.name:<{NAME_WIDTH}} "
             f"seed={job.seed} = the {row['arm']} run"
         )
 
-    def no_suggestion(self, job, role, updates):
-        """A CLR job without a usable pair: a failed run (accuracy 0)."""
+    def no_suggestion(self, job, task, updates):
+        """A job without usable rates: a failed run, scored 0."""
         self.runs.append(
             {
                 "task": job.task,
-                "role": role,
+                "role": task.role,
+                "metric": task.metric,
                 "optimizer": job.optimizer,
                 "arm": job.arm.name,
                 "seed": job.seed,
@@ -166,7 +184,7 @@ class Results:
         )
         self.log(
             f"{job.task} {job.optimizer} {job.arm.name} seed={job.seed}: "
-            "no usable suggestion, scored 0"
+            "no usable rate, scored 0"
         )
 
     def find(self, job, arm, **match):
@@ -180,7 +198,7 @@ class Results:
         return None
 
     def grid_scores(self, task, optimizer, kind):
-        """Each grid rate's mean final validation accuracy."""
+        """Each grid rate's mean final validation score."""
         finals = collections.defaultdict(list)
         for row in self.runs:
             if (row["task"], row["optimizer"], row["arm"]) == (
@@ -225,9 +243,58 @@ class Results:
         test = self.range_tests[(job.task, job.optimizer)][job.seed]
         return tuple(test["pair"])
 
+    def add_find_max_lr(self, job, choice):
+        """Keeps a seed's `find_max_lr` choice: {"max_lr", "cost"}."""
+        choice = {"max_lr": float(choice["max_lr"]), "cost": choice["cost"]}
+        self.find_max_lr[(job.task, job.optimizer)][job.seed] = choice
+        self.log(
+            f"{job.task} {job.optimizer} find_max_lr seed={job.seed}: "
+            f"max_lr {choice['max_lr']:.3g} (cost {choice['cost']} updates)"
+        )
 
-def jobs_of(task, optimizers, seeds, quick):
-    """A task's grid runs, range tests and arms, in order."""
+    def find_max_lr_choice(self, job):
+        """The seed's `find_max_lr` choice: {"max_lr": float, "cost": int},
+        the cost in updates trained by the search."""
+        return self.find_max_lr[(job.task, job.optimizer)][job.seed]
+
+
+def choose_max_lr(task, optimizer, seed, quick):
+    """The `find_max_lr` arm's `max_lr` for a seed, and what it cost.
+
+    Args:
+        task: The `tasks.Task`.
+        optimizer: "sgd" or "adam".
+        seed: The seed whose initial weights and data order the search uses.
+        quick: Whether this is a `--quick` run.
+
+    Returns:
+        A dict: "max_lr" (float) and "cost" (int, the updates the search
+        trained).
+    """
+    from benchmarks.accuracy import peak_runs
+
+    model = task.build_model(seed)
+    model.set_weights(task.initial_weights[seed])
+    peak_runs.compile_for_search(model, task, optimizer, quick)
+    budget = peak_runs.QUICK_BUDGET if quick else peak_runs.BUDGET
+    result = peak_runs.choose(task, model, seed, budget)
+    return {"max_lr": result.max_lr, "cost": result.cost}
+
+
+def jobs_of(task, optimizers, seeds, quick, arms=HEADLINE):
+    """A task's grid runs, range tests, `find_max_lr` searches and arms.
+
+    Args:
+        task: The task's name.
+        optimizers: The optimizers' names.
+        seeds: The number of seeds.
+        quick: Whether this is a `--quick` run (one grid rate).
+        arms: The arms to run (those that run with each optimizer);
+            `FIND_MAX_LR` among them adds a search per seed.
+
+    Returns:
+        The jobs, in the order they run.
+    """
     jobs = []
     for optimizer in optimizers:
         jobs += [
@@ -239,9 +306,15 @@ def jobs_of(task, optimizers, seeds, quick):
         jobs += [
             Job(task, optimizer, seed, RANGE_TESTS) for seed in range(seeds)
         ]
+        if FIND_MAX_LR in arms:
+            jobs += [
+                Job(task, optimizer, seed, FIND_MAX_LR_SEARCH)
+                for seed in range(seeds)
+            ]
         jobs += [
             Job(task, optimizer, seed, arm)
-            for arm, seed in itertools.product(HEADLINE, range(seeds))
+            for arm, seed in itertools.product(arms, range(seeds))
+            if arm.runs_with(optimizer)
         ]
     return jobs
 
@@ -269,7 +342,7 @@ class _Runner:
         return self.tasks[name]
 
     def __call__(self, job):
-        """Runs `job`: range tests, a reused run, or a training run."""
+        """Runs `job`: a tuning job, a reused run, or a training run."""
         from benchmarks.accuracy.range_tests import combined
         from benchmarks.accuracy.range_tests import one_sweep
         from benchmarks.accuracy.range_tests import sweeps
@@ -284,6 +357,10 @@ class _Runner:
             pair = combined(done)[results.rule]
             results.add_range_tests(job, done, pair)
             return
+        if job.arm is FIND_MAX_LR_SEARCH:
+            choice = choose_max_lr(task, job.optimizer, job.seed, self.quick)
+            results.add_find_max_lr(job, choice)
+            return
         arm = job.arm
         row = arm.reused(results, job)
         if row is not None:
@@ -292,16 +369,16 @@ class _Runner:
         updates = arm.updates(task)
         rates = arm.rates(results, job)
         if rates is None:
-            results.no_suggestion(job, task.role, updates)
+            results.no_suggestion(job, task, updates)
             return
         trainer = self.trainers.get(
             task, job.optimizer, arm.kind, updates, arm.peak(results, job)
         )
         curves = trainer.run(job.seed, updates, rates)
-        results.record(job, task.role, updates, rates, curves)
+        results.record(job, task, updates, rates, curves)
 
 
-def _raw_report(results, runner, tasks, optimizers, wall):
+def _raw_report(results, runner, tasks, optimizers, arms, wall):
     """The report's dict before its tables."""
     import keras
 
@@ -318,7 +395,9 @@ def _raw_report(results, runner, tasks, optimizers, wall):
         "keras": keras.__version__,
         "tasks": list(tasks),
         "roles": {n: runner.tasks[n].role for n in tasks},
+        "metrics": {n: runner.tasks[n].metric for n in tasks},
         "optimizers": list(optimizers),
+        "arms": [arm.name for arm in arms],
         "tuning_seeds": len(results.tuning_seeds),
         "budgets": {n: runner.tasks[n].budget for n in tasks},
         "range": RANGE,
@@ -337,6 +416,11 @@ def _raw_report(results, runner, tasks, optimizers, wall):
         "range_tests": {
             f"{n} {o}": results.range_tests[(n, o)] for n, o in pairs
         },
+        "find_max_lr": {
+            f"{n} {o}": results.find_max_lr[(n, o)]
+            for n, o in pairs
+            if (n, o) in results.find_max_lr
+        },
     }
 
 
@@ -348,6 +432,7 @@ def run_benchmark(
     output=DEFAULT_OUTPUT,
     rule=None,
     stream=sys.stdout,
+    with_find_max_lr=True,
 ):
     """Runs the benchmark on the current Keras backend (PROTOCOL.md).
 
@@ -357,16 +442,19 @@ def run_benchmark(
         optimizer: "sgd", "adam" or "all" (or a list of names).
         seeds: The number of seeds, a whole number >= 1; None: 5, or 1 with
             `quick`.
-        quick: Tiny budgets, 2 grid rates, short range tests: a smoke test.
+        quick: Tiny budgets, 1 grid rate, short range tests: a smoke test.
         output: Directory for runs.csv, runs.json, summary.md and a PNG per
             task (created if missing).
         rule: The suggestion rule, a name of `LRRangeTestResult.RULES`;
             None: the package's default.
         stream: Where the progress lines go (None: silent).
+        with_find_max_lr: Run the `1cycle (find_max_lr)` arm (the default), its
+            `max_lr` from `choose_max_lr`.
 
     Returns:
         A dict: "runs" (every run), "summary" (per task, optimizer and arm),
-        "scoreboard" (1cycle's verdicts), "wall_s", and the tuning's results.
+        "scoreboard" (the verdicts of the arms against the baselines),
+        "wall_s", and the tuning's results.
     """
     if seeds is None:
         seeds = 1 if quick else 5
@@ -385,15 +473,16 @@ def run_benchmark(
         f"tasks {', '.join(tasks)}; {seeds} seed(s), rule {rule}"
         f"{', quick' if quick else ''}"
     )
+    arms = arms_of_run(with_find_max_lr)
     results = Results(seeds, rule, log)
     runner = _Runner(results, seeds, quick)
     with one_torch_thread():
         for task in tasks:
-            for job in jobs_of(task, optimizers, seeds, quick):
+            for job in jobs_of(task, optimizers, seeds, quick, arms):
                 runner(job)
             runner.trainers.forget(task)
     wall = log.elapsed()
-    report = _raw_report(results, runner, tasks, optimizers, wall)
+    report = _raw_report(results, runner, tasks, optimizers, arms, wall)
     reporting.complete(report)
     reporting.write(report, output)
     log(f"done in {wall:.0f}s; wrote {output}")

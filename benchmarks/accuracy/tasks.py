@@ -1,5 +1,5 @@
-"""The benchmark's tasks: data, splits, models and budgets (PROTOCOL.md,
-"Tasks").
+"""The benchmark's tasks: data, splits, models, budgets and metrics
+(PROTOCOL.md, "Tasks").
 
 The development tasks are where rules and settings are designed and chosen;
 the confirmation tasks only confirm, and inform no choice.
@@ -10,19 +10,30 @@ import functools
 
 import numpy as np
 
-DEVELOPMENT = ("mnist1d-cnn", "digits-mlp")
-CONFIRMATION = ("mnist1d-mlp", "mnist1d-gru", "teacher-mlp", "clusters-mlp")
+DEVELOPMENT = (
+    "mnist1d-cnn",
+    "digits-mlp",
+    "mnist1d-mlp",
+    "mnist1d-gru",
+    "teacher-mlp",
+    "clusters-mlp",
+)
+CONFIRMATION = ("friedman-mlp", "fair-mlp", "shapes-cnn", "hastie-bn")
 TASKS = DEVELOPMENT + CONFIRMATION
 GROUPS = {
     "development": DEVELOPMENT,
     "confirmation": CONFIRMATION,
     "all": TASKS,
 }
+# Each task's score, higher is better: "accuracy" (classification, trained
+# with cross-entropy on logits) or "r2" (regression, trained with the mean
+# squared error). The names the tables give them:
+METRICS = {"accuracy": "accuracy", "r2": "R²"}
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """A task's data set, model and training length.
+    """A task's data set, model, training length and metric.
 
     Attributes:
         data: The data set's loader's key in `LOADERS`.
@@ -30,6 +41,7 @@ class Settings:
         budget: B, the updates of a full run.
         batch: The batch size.
         every: Updates between two evaluations (a divisor of B / 2).
+        metric: A key of `METRICS`: "accuracy" or "r2".
     """
 
     data: str
@@ -37,6 +49,7 @@ class Settings:
     budget: int
     batch: int
     every: int
+    metric: str = "accuracy"
 
 
 SETTINGS = {
@@ -46,6 +59,10 @@ SETTINGS = {
     "mnist1d-gru": Settings("mnist1d", "gru", 1000, 100, 50),
     "teacher-mlp": Settings("teacher", "deep_mlp", 2000, 64, 50),
     "clusters-mlp": Settings("clusters", "wide_mlp", 1500, 64, 50),
+    "friedman-mlp": Settings("friedman", "narrow_mlp", 1500, 64, 50, "r2"),
+    "fair-mlp": Settings("fair", "narrow_mlp", 1000, 64, 50),
+    "shapes-cnn": Settings("shapes", "cnn2d", 600, 64, 50),
+    "hastie-bn": Settings("hastie", "bn_mlp", 1500, 64, 50),
 }
 QUICK = {"budget": 20, "every": 10}
 
@@ -92,17 +109,41 @@ def _mnist1d():
     return x[:-500], y[:-500], x[-500:], y[-500:], x_test, y_test
 
 
-def _split(x, y, test, val):
-    """Stratified test, then validation, splits (scikit-learn, seed 0)."""
+def _split(x, y, test, val, stratify=True):
+    """Test, then validation, splits (scikit-learn, seed 0).
+
+    Stratified by the labels, or, with `stratify=False`, random (for
+    regression targets).
+    """
     from sklearn.model_selection import train_test_split
 
     x, x_test, y, y_test = train_test_split(
-        x, y, test_size=test, stratify=y, random_state=0
+        x, y, test_size=test, stratify=y if stratify else None, random_state=0
     )
     x, x_val, y, y_val = train_test_split(
-        x, y, test_size=val, stratify=y, random_state=0
+        x, y, test_size=val, stratify=y if stratify else None, random_state=0
     )
     return x, y, x_val, y_val, x_test, y_test
+
+
+def _standardized(values, reference):
+    """`values` less `reference`'s mean, over its std (per column)."""
+    mean = reference.mean(axis=0)
+    std = reference.std(axis=0)
+    return ((values - mean) / std).astype("float32")
+
+
+def _standardize_features(splits):
+    """The splits with the features standardized by the training split's."""
+    x, y, x_val, y_val, x_test, y_test = splits
+    return (
+        _standardized(x, x),
+        y,
+        _standardized(x_val, x),
+        y_val,
+        _standardized(x_test, x),
+        y_test,
+    )
 
 
 def _digits():
@@ -153,11 +194,143 @@ def _clusters():
     return _split(x, y.astype("int32"), 1000, 800)
 
 
+def _friedman():
+    """scikit-learn's `make_friedman1` regression, standardized.
+
+    5,000 samples of 10 features (5 of them used by the target), noise 1;
+    random (not stratified) 1,000 test, 800 validation. The features and the
+    target are standardized with the training split's mean and std.
+    """
+    from sklearn.datasets import make_friedman1
+
+    x, y = make_friedman1(
+        n_samples=5000, n_features=10, noise=1.0, random_state=0
+    )
+    x, y, x_val, y_val, x_test, y_test = _standardize_features(
+        _split(x, y, 1000, 800, stratify=False)
+    )
+    return (
+        x,
+        _standardized(y, y),
+        x_val,
+        _standardized(y_val, y),
+        x_test,
+        _standardized(y_test, y),
+    )
+
+
+FAIR_FEATURES = (
+    "rate_marriage",
+    "age",
+    "yrs_married",
+    "children",
+    "religious",
+    "educ",
+    "occupation",
+    "occupation_husb",
+)
+
+
+def _fair():
+    """statsmodels' `fair` data: which of 6,366 women had an affair.
+
+    The 1974 Redbook survey, shipped with statsmodels (no download): the 8
+    `FAIR_FEATURES`, standardized with the training split's mean and std;
+    the label is `affairs > 0`. Stratified 1,000 test, 800 validation.
+    """
+    from statsmodels.datasets import fair
+
+    data = fair.load_pandas().data
+    x = data[list(FAIR_FEATURES)].to_numpy(dtype="float64")
+    y = (data["affairs"].to_numpy() > 0).astype("int32")
+    return _standardize_features(_split(x, y, 1000, 800))
+
+
+SHAPES = ("disk", "square", "triangle", "plus", "ring")
+SHAPES_SIZE = 16
+
+
+def _shape_mask(shape, rows, cols, centre, radius, width):
+    """The pixels of one shape (a boolean image).
+
+    Args:
+        shape: A name of `SHAPES`.
+        rows: The pixels' row indices, an image.
+        cols: The pixels' column indices, an image.
+        centre: (row, column) of the centre.
+        radius: The disk's radius, the square's half side, the triangle's
+            half height and half base, the plus sign's arm length and the
+            ring's outer radius.
+        width: The line width of the plus sign and the ring.
+    """
+    dy = rows - centre[0]
+    dx = cols - centre[1]
+    if shape == "disk":
+        return np.hypot(dx, dy) <= radius
+    if shape == "square":
+        return np.maximum(np.abs(dx), np.abs(dy)) <= radius
+    if shape == "triangle":
+        # Apex `radius` above the centre, base `radius` below it.
+        down = dy + radius
+        return (dy <= radius) & (np.abs(dx) <= down / 2)
+    if shape == "plus":
+        half = width / 2
+        vertical = (np.abs(dx) <= half) & (np.abs(dy) <= radius)
+        horizontal = (np.abs(dy) <= half) & (np.abs(dx) <= radius)
+        return vertical | horizontal
+    distance = np.hypot(dx, dy)
+    return (distance <= radius) & (distance >= radius - width)
+
+
+def _shapes():
+    """Generated 16x16 grayscale images of 5 shapes, with pixel noise.
+
+    6,000 images, 1,200 per shape of `SHAPES` (filled disk, filled square,
+    filled upward triangle, plus sign and ring, the last two of line width
+    1 to 2 px), each at a random centre with a radius of 3 to 6 px (kept
+    inside the image) and an intensity uniform in [0.5, 1], plus Gaussian
+    noise of std 0.5 on every pixel; NumPy's `default_rng(2024)`.
+    Stratified 1,000 test, 800 validation.
+    """
+    rng = np.random.default_rng(2024)
+    count = 6000
+    size = SHAPES_SIZE
+    labels = rng.permutation(np.arange(count) % len(SHAPES)).astype("int32")
+    rows, cols = np.mgrid[0:size, 0:size].astype("float64")
+    images = np.zeros((count, size, size), dtype="float64")
+    for index, label in enumerate(labels):
+        radius = rng.uniform(3.0, 6.0)
+        centre = rng.uniform(radius, size - 1 - radius, size=2)
+        intensity = rng.uniform(0.5, 1.0)
+        width = rng.uniform(1.0, 2.0)
+        mask = _shape_mask(SHAPES[label], rows, cols, centre, radius, width)
+        images[index] = intensity * mask
+    images += rng.normal(0.0, 0.5, size=images.shape)
+    x = images.astype("float32")[..., None]
+    return _split(x, labels, 1000, 800)
+
+
+def _hastie():
+    """scikit-learn's `make_hastie_10_2`: 10 Gaussian features, 2 classes.
+
+    6,000 samples; the labels -1 and 1 become 0 and 1. Stratified 1,000
+    test, 800 validation.
+    """
+    from sklearn.datasets import make_hastie_10_2
+
+    x, y = make_hastie_10_2(n_samples=6000, random_state=0)
+    return _split(x.astype("float32"), (y > 0).astype("int32"), 1000, 800)
+
+
 LOADERS = {
     "mnist1d": _mnist1d,
     "digits": _digits,
     "teacher": _teacher,
     "clusters": _clusters,
+    "friedman": _friedman,
+    "fair": _fair,
+    "shapes": _shapes,
+    "hastie": _hastie,
 }
 
 
@@ -165,8 +338,8 @@ LOADERS = {
 def load_data(name):
     """The splits of data set `name`: features float32, labels int32.
 
-    Generated once per process (three tasks share MNIST-1D); the arrays are
-    only read.
+    Regression targets are float32. Generated once per process (three tasks
+    share MNIST-1D); the arrays are only read.
 
     Returns:
         (x_train, y_train, x_val, y_val, x_test, y_test).
@@ -196,7 +369,12 @@ def batch_order(samples, batch, updates, seed):
 
 
 class Task:
-    """One task: its splits, settings, model and per-seed initial weights."""
+    """One task: its splits, settings, model and per-seed initial weights.
+
+    Attributes:
+        metric: The task's score, a key of `METRICS`.
+        outputs: The model's outputs: the number of classes, or 1.
+    """
 
     def __init__(self, name, quick, seeds):
         """Loads task `name` and draws the weights of seeds 0..seeds-1.
@@ -210,13 +388,17 @@ class Task:
         self.role = "development" if name in DEVELOPMENT else "confirmation"
         settings = SETTINGS[name]
         self.model_kind = settings.model
+        self.metric = settings.metric
         self.budget = QUICK["budget"] if quick else settings.budget
         self.every = QUICK["every"] if quick else settings.every
         self.batch = settings.batch
         (self.x, self.y, self.x_val, self.y_val, self.x_test, self.y_test) = (
             load_data(settings.data)
         )
-        self.classes = int(max(self.y.max(), self.y_test.max())) + 1
+        if self.regression:
+            self.outputs = 1
+        else:
+            self.outputs = int(max(self.y.max(), self.y_test.max())) + 1
         self.initial_weights = {
             seed: self.build_model(seed).get_weights() for seed in range(seeds)
         }
@@ -226,8 +408,18 @@ class Task:
         from benchmarks.accuracy.models import build_model
 
         return build_model(
-            self.model_kind, self.x.shape[1:], self.classes, seed
+            self.model_kind, self.x.shape[1:], self.outputs, seed
         )
+
+    @property
+    def regression(self):
+        """Whether the task is a regression (scored by R²)."""
+        return self.metric == "r2"
+
+    @property
+    def metric_name(self):
+        """The metric as the tables name it: "accuracy" or "R²"."""
+        return METRICS[self.metric]
 
     @property
     def half(self):

@@ -4,12 +4,13 @@ import itertools
 from typing import Any
 
 import keras
-import numpy as np
 from keras import ops
 
 from clr_optimizers._callbacks._rate_override import override_learning_rate
 from clr_optimizers._callbacks._rate_override import rate_owner
 from clr_optimizers._keras_private import micro_batch_counter
+from clr_optimizers._model_state import restore
+from clr_optimizers._model_state import snapshot
 from clr_optimizers._range_test._data import batch_source
 from clr_optimizers._range_test._data import validation_batches
 from clr_optimizers._range_test._record import Recorder
@@ -38,12 +39,12 @@ def lr_range_test(
     x: Any,
     y: Any = None,
     *,
-    min_lr: float,
-    max_lr: float,
+    min_lr: float = 1e-7,
+    max_lr: float = 10.0,
     steps: int = 100,
     batch_size: int | None = None,
     sample_weight: Any = None,
-    sweep: str = "linear",
+    sweep: str = "exponential",
     beta: float = 0.98,
     divergence_factor: float = 4.0,
     shuffle: bool = True,
@@ -86,10 +87,11 @@ def lr_range_test(
     variables, restored after the test (on PyTorch, dropout draws from
     torch's global generator, which `set_random_seed` seeds too).
 
-    The rates: `min_lr + (max_lr - min_lr) * i / (steps - 1)` for
-    `sweep="linear"` (as in the paper), or
-    `min_lr * (max_lr / min_lr)**(i / (steps - 1))` for
-    `sweep="exponential"` (use about 10 steps or more per factor 10).
+    The rates: `min_lr * (max_lr / min_lr)**(i / (steps - 1))` for
+    `sweep="exponential"` (the default, as fastai's `lr_find`: 100 steps
+    from 1e-7 to 10, about 12 per factor 10; use 10 or more), or
+    `min_lr + (max_lr - min_lr) * i / (steps - 1)` for `sweep="linear"`
+    (as in the paper, over a range you already know).
     See `LRRangeTestResult` for what is recorded and for the rule behind
     `suggested_base_lr` and `suggested_max_lr`.
 
@@ -100,14 +102,16 @@ def lr_range_test(
             `(x, y)` or `(x, y, sample_weight)` (restarted when exhausted).
         y: Targets, like `x`, for array data. Defaults to None.
         min_lr: The first rate; a finite number >= 0 (> 0 for
-            `sweep="exponential"`).
-        max_lr: The last rate; a finite number > `min_lr`.
+            `sweep="exponential"`). Defaults to `1e-7`.
+        max_lr: The last rate; a finite number > `min_lr`. Defaults to
+            `10.0`.
         steps: The number of rates (and training steps), an integer >= 2.
             Defaults to `100`.
         batch_size: Samples per step for array data (defaults to 32); must
             be None for a dataset, which is batched already.
         sample_weight: Optional per-sample weights for array data.
-        sweep: `"linear"` or `"exponential"`. Defaults to `"linear"`.
+        sweep: `"exponential"` or `"linear"`. Defaults to
+            `"exponential"`.
         beta: Smoothing factor of the loss' moving average, in [0, 1); 0
             disables smoothing. Defaults to `0.98`.
         divergence_factor: Stop once the smoothed loss exceeds this many
@@ -186,7 +190,7 @@ def lr_range_test(
     table = rate_table(rates)
     applied = applied_rates(rates)
     first = next(batches)
-    snapshot = _build_and_snapshot(model, optimizer, first)
+    saved = _build_and_snapshot(model, optimizer, first)
     group_sizes = _group_sizes(optimizer)
     progress = _Progress(steps, verbose)
     recorder = Recorder(beta, divergence_factor)
@@ -205,7 +209,7 @@ def lr_range_test(
         )
     finally:
         remove_override()
-        _restore(snapshot)
+        restore(saved)
         # The traced train function reads the test's rate: retrace.
         model.train_function = None
     progress.finish(recorder, applied)
@@ -225,18 +229,7 @@ def _build_and_snapshot(model, optimizer, batch):
         model(batch[0])
     if not optimizer.built or not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    variables = (
-        list(model.variables)
-        + list(model.optimizer.variables)
-        + list(model.metrics_variables)
-    )
-    return [(v, np.array(ops.convert_to_numpy(v))) for v in variables]
-
-
-def _restore(snapshot):
-    """Assigns every variable of `snapshot` its saved value."""
-    for variable, value in snapshot:
-        variable.assign(value)
+    return snapshot(model)
 
 
 def _group_sizes(optimizer):

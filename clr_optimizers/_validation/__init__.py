@@ -10,6 +10,7 @@ a normalized `clr` dict).
 - `_callbacks`: the callbacks' arguments.
 - `_plots`: the plots' arguments.
 - `_range_test`: the range test's arguments and suggestion rules.
+- `_peak`: `find_max_lr`'s arguments.
 """
 
 from clr_optimizers._validation._callbacks import check_cycle_callback
@@ -50,6 +51,11 @@ from clr_optimizers._validation._numbers import check_update_count
 from clr_optimizers._validation._numbers import check_whole_count
 from clr_optimizers._validation._numbers import check_whole_number
 from clr_optimizers._validation._numbers import number_or_text
+from clr_optimizers._validation._peak import check_budget
+from clr_optimizers._validation._peak import check_monitor
+from clr_optimizers._validation._peak import check_monitored
+from clr_optimizers._validation._peak import check_run_epochs
+from clr_optimizers._validation._peak import check_validation_choice
 from clr_optimizers._validation._plots import MOMENTUM_LOG_KEYS
 from clr_optimizers._validation._plots import RATE_LOG_KEYS
 from clr_optimizers._validation._plots import check_axes
@@ -76,6 +82,11 @@ from clr_optimizers._validation._range_test import check_verbose
 from clr_optimizers._validation._range_test import function_name
 
 __all__ = [
+    "check_budget",
+    "check_monitor",
+    "check_monitored",
+    "check_run_epochs",
+    "check_validation_choice",
     "check_rate",
     "check_step_size",
     "check_whole_count",
