@@ -36,7 +36,7 @@ pytest.importorskip("statsmodels")
 PACKAGE = pathlib.Path(arms.__file__).parent
 BACKEND = keras.backend.backend()
 # The tasks the `--quick` run trains: a group of `tasks.GROUPS`.
-QUICK_TASKS = "development"
+QUICK_TASKS = "all"
 
 
 @pytest.fixture

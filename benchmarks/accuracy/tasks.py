@@ -64,7 +64,9 @@ SETTINGS = {
     "shapes-cnn": Settings("shapes", "cnn2d", 600, 64, 50),
     "hastie-bn": Settings("hastie", "bn_mlp", 1500, 64, 50),
 }
-QUICK = {"budget": 20, "every": 10}
+# `--quick`: tiny budgets, and validation and test splits cut to their
+# first `held_out` samples (a smoke test's numbers mean nothing).
+QUICK = {"budget": 20, "every": 10, "held_out": 200}
 
 
 def select_tasks(value):
@@ -399,6 +401,10 @@ class Task:
             self.outputs = 1
         else:
             self.outputs = int(max(self.y.max(), self.y_test.max())) + 1
+        if quick:
+            cut = slice(0, QUICK["held_out"])
+            self.x_val, self.y_val = self.x_val[cut], self.y_val[cut]
+            self.x_test, self.y_test = self.x_test[cut], self.y_test[cut]
         self.initial_weights = {
             seed: self.build_model(seed).get_weights() for seed in range(seeds)
         }
