@@ -853,7 +853,7 @@ def test_the_find_max_lr_arm_trains_one_cycle_at_the_choice(
     assert f"| {name} |" in text
     assert "| digits-mlp | adam | 20 | 20 (1 B) | 20 (1 B) |" in text
     assert " | 30 (1.5 B) |\n" in text
-    # Without the option, no search and no run.
+    # Without the arm, no search and no run.
     monkeypatch.setattr(run, "choose_max_lr", None)
     plain = run.run_benchmark(
         tasks="digits-mlp",
@@ -861,6 +861,7 @@ def test_the_find_max_lr_arm_trains_one_cycle_at_the_choice(
         quick=True,
         output=str(tmp_path),
         stream=None,
+        with_find_max_lr=False,
     )
     assert name not in {r["arm"] for r in plain["runs"]}
     assert plain["find_max_lr"] == {}
