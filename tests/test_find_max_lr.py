@@ -2,6 +2,7 @@
 and that it leaves the model as it found it."""
 
 import math
+import random
 import warnings
 
 import keras
@@ -198,7 +199,11 @@ def test_leaves_no_trace_and_a_fit_after_it_equals_one_without_it(shuffle):
     plain.fit(x, y, batch_size=BATCH, epochs=2, shuffle=shuffle, verbose=0)
 
     keras.utils.set_random_seed(11)
+    numpy_state, python_state = np.random.get_state(), random.getstate()
     search(searched, x, y, seed=None)
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state[1])
+    assert np.random.get_state()[2] == numpy_state[2]
+    assert random.getstate() == python_state
     assert_same_state(state(searched), before)
     assert searched.optimizer.momentum == 0.9
     rate = keras.ops.convert_to_numpy(searched.optimizer.learning_rate)
@@ -386,6 +391,10 @@ def test_on_a_plateau_the_top_candidate_is_the_last_rate_before_the_rise():
     falling = np.linspace(2.3, 0.5, 18)
     falling[-2:] = [0.4, 5.0]
     assert candidate_top(rates, falling, np.full(18, 2.3)) == rates[-2]
+    # A fall of a fifth is a fall (more than a tenth): the lowest loss.
+    shallow = np.full(18, 2.3)
+    shallow[9], shallow[-1] = 0.8 * 2.3, 30.0
+    assert candidate_top(rates, shallow, np.full(18, 2.3)) == rates[9]
     assert math.isnan(candidate_top(rates, np.full(18, np.nan), flat))
 
 
